@@ -1,0 +1,90 @@
+import type { AddressInfo } from 'node:net';
+import type { NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
+import type { Agent } from 'undici';
+import type { Config } from '../core/config.js';
+import { createEgressAgent } from '../core/egress.js';
+import { onceClose, runAll } from '../core/lifecycle.js';
+import type { Logger } from '../core/logger.js';
+import { connectMongo, ensureIndexes, type Mongo } from '../core/mongo.js';
+import { connectNats, ensureStreams, natsNames } from '../core/nats.js';
+import { ackWaitFor, createDispatcher, type Dispatcher } from '../dispatcher/index.js';
+import { type App, buildRegistry } from '../registry/app.js';
+import { bootstrapAdminToken } from '../registry/auth.js';
+
+export interface Running {
+  /** Where the registry listens, when it runs: `http://host:port`. */
+  url: string | null;
+  app: App | null;
+  dispatcher: Dispatcher | null;
+  mongo: Mongo;
+  nc: NatsConnection;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the parts of hookline asked for, in one process: connections first, then the
+ * streams and indexes, then the registry's listener and the dispatcher's loops. `close`
+ * releases them in reverse order and runs every step even when one fails.
+ */
+export async function startHookline(
+  config: Config,
+  log: Logger,
+  parts: { registry: boolean; dispatcher: boolean },
+  hooks: { onGeneratedAdminToken?: (token: string) => void } = {},
+): Promise<Running> {
+  const mongo = await connectMongo(config.mongodbUrl);
+  let nc: NatsConnection | null = null;
+  let agent: Agent | null = null;
+  let app: App | null = null;
+  let dispatcher: Dispatcher | null = null;
+
+  const close = onceClose(async () => {
+    const errors = await runAll([
+      () => app?.close(),
+      () => dispatcher?.close(),
+      () => nc?.drain(),
+      () => agent?.close(),
+      () => mongo.close(),
+    ]);
+    for (const err of errors) log.warn({ err }, 'error while shutting down');
+  });
+
+  try {
+    await ensureIndexes(mongo.col);
+    nc = await connectNats(
+      config.natsUrl,
+      `hookline-${parts.registry ? 'registry' : ''}${parts.dispatcher ? '-dispatcher' : ''}`,
+      log,
+    );
+    const jsm = await nc.jetstreamManager();
+    await ensureStreams(jsm, natsNames(config.namespace), {
+      ackWaitMs: ackWaitFor(config.deliveryTimeout),
+      maxAckPendingDeliveries: 200_000,
+    });
+    const js = nc.jetstream();
+    agent = createEgressAgent({ allow: config.allowTargets });
+    const deps = { config, log, mongo, nc, js, agent };
+    const metricsRegistry = new Registry();
+
+    let url: string | null = null;
+    if (parts.registry) {
+      const admin = await bootstrapAdminToken(mongo, config.adminToken);
+      if (admin.generated) hooks.onGeneratedAdminToken?.(admin.generated);
+      app = buildRegistry(deps, { adminHash: admin.hash, metricsRegistry });
+      await app.listen({ host: config.addr.host, port: config.addr.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      url = `http://${host}:${addr.port}`;
+      log.info({ url }, 'registry listening');
+    }
+    if (parts.dispatcher) {
+      dispatcher = createDispatcher(deps, { metricsRegistry });
+      await dispatcher.start();
+    }
+    return { url, app, dispatcher, mongo, nc, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The body POSTed to endpoints: `{"type","timestamp","data"}`. Built in one place so that
+ * the registry, the sidecar and a manual retry produce the same bytes for one message.
+ */
+export function eventBody(topic: string, createdAt: Date, data: unknown): string {
+  return `{"type":${JSON.stringify(topic)},"timestamp":${JSON.stringify(createdAt.toISOString())},"data":${JSON.stringify(data ?? null)}}`;
+}
+
+export interface ParsedEvent {
+  type: string;
+  timestamp: string;
+  data: unknown;
+}
+
+export function parseEventBody(body: Uint8Array | string): ParsedEvent {
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const v = JSON.parse(text) as Partial<ParsedEvent>;
+  if (typeof v.type !== 'string' || typeof v.timestamp !== 'string') {
+    throw new Error('event body lacks type or timestamp');
+  }
+  return { type: v.type, timestamp: v.timestamp, data: v.data ?? null };
+}
+
+/** Topic names become NATS subject tokens: letters, digits, `_`, `-`, separated by dots. */
+export const TOPIC_PATTERN = '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$';
+const TOPIC_RE = new RegExp(TOPIC_PATTERN);
+export function isTopicName(s: string): boolean {
+  return s.length <= 128 && TOPIC_RE.test(s);
+}
+
+/** NATS headers hookline sets on its messages. */
+export const H = {
+  msgId: 'Nats-Msg-Id',
+  recorded: 'Hookline-Recorded',
+  delivery: 'Hookline-Delivery',
+  endpoint: 'Hookline-Endpoint',
+  message: 'Hookline-Message',
+  generation: 'Hookline-Generation',
+} as const;

@@ -1,0 +1,87 @@
+/** Documents as stored in MongoDB. The API's views (registry/views.ts) derive from these. */
+
+export interface TopicDoc {
+  _id: string; // top_<ulid>: lists sort newest first by id
+  name: string;
+  description: string;
+  created_at: Date;
+}
+
+export interface SecretEntry {
+  secret: string;
+  /** null for the current secret; set on the previous one when the secret is rotated. */
+  expires_at: Date | null;
+}
+
+export type EndpointStatus = 'pending' | 'active' | 'disabled';
+
+export interface EndpointDoc {
+  _id: string;
+  url: string;
+  topics: string[];
+  description: string;
+  status: EndpointStatus;
+  secrets: SecretEntry[];
+  rate_limit: number | null;
+  verification_token_hash: string | null;
+  disabled_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MessageDoc {
+  _id: string;
+  topic: string;
+  data: unknown;
+  idempotency_key: string | null;
+  created_at: Date;
+}
+
+export interface IdempotencyDoc {
+  _id: string; // the key
+  message_id: string;
+  created_at: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface DeliveryDoc {
+  _id: string;
+  message_id: string;
+  endpoint_id: string;
+  topic: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** How many attempts this delivery may have before it fails. */
+  max_attempts: number;
+  /** Bumped by a manual retry; a stale JetStream copy with an older generation is dropped. */
+  generation: number;
+  next_attempt_at: Date | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AttemptDoc {
+  _id: string;
+  delivery_id: string;
+  message_id: string;
+  endpoint_id: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  response_body: string;
+  created_at: Date;
+}
+
+export interface SettingDoc {
+  _id: string;
+  value: string;
+  created_at: Date;
+}
+
+/** What the registry announces on `<ns>.registry.changes`. Ids only: no secrets on the wire. */
+export type ChangeEvent =
+  | { kind: 'endpoint'; op: 'upsert' | 'delete'; id: string }
+  | { kind: 'resync' };

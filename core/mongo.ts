@@ -1,0 +1,73 @@
+import { type Collection, type Db, MongoClient } from 'mongodb';
+import type {
+  AttemptDoc,
+  DeliveryDoc,
+  EndpointDoc,
+  IdempotencyDoc,
+  MessageDoc,
+  SettingDoc,
+  TopicDoc,
+} from './model.js';
+
+export interface Collections {
+  topics: Collection<TopicDoc>;
+  endpoints: Collection<EndpointDoc>;
+  messages: Collection<MessageDoc>;
+  idempotency: Collection<IdempotencyDoc>;
+  deliveries: Collection<DeliveryDoc>;
+  attempts: Collection<AttemptDoc>;
+  settings: Collection<SettingDoc>;
+}
+
+export interface Mongo {
+  client: MongoClient;
+  db: Db;
+  col: Collections;
+  close(): Promise<void>;
+}
+
+export async function connectMongo(url: string): Promise<Mongo> {
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: 10_000,
+    appName: 'hookline',
+  });
+  await client.connect();
+  const db = client.db(); // the database named in the URL's path
+  const col: Collections = {
+    topics: db.collection('topics'),
+    endpoints: db.collection('endpoints'),
+    messages: db.collection('messages'),
+    idempotency: db.collection('idempotency'),
+    deliveries: db.collection('deliveries'),
+    attempts: db.collection('attempts'),
+    settings: db.collection('settings'),
+  };
+  let closed: Promise<void> | null = null;
+  return {
+    client,
+    db,
+    col,
+    close: () => {
+      closed ??= client.close();
+      return closed;
+    },
+  };
+}
+
+/** Idempotent; every process runs it at start. */
+export async function ensureIndexes(col: Collections): Promise<void> {
+  await Promise.all([
+    col.topics.createIndex({ name: 1 }, { unique: true }),
+    col.endpoints.createIndex({ topics: 1 }),
+    col.messages.createIndex({ topic: 1, _id: -1 }),
+    col.idempotency.createIndex({ created_at: 1 }),
+    col.deliveries.createIndex({ message_id: 1 }),
+    col.deliveries.createIndex({ endpoint_id: 1, _id: -1 }),
+    col.deliveries.createIndex({ status: 1, _id: -1 }),
+    col.attempts.createIndex({ delivery_id: 1, _id: -1 }),
+  ]);
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return (err as { code?: number }).code === 11000;
+}

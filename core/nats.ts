@@ -1,0 +1,128 @@
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  type JetStreamManager,
+  type NatsConnection,
+  RetentionPolicy,
+  StorageType,
+} from 'nats';
+import type { Logger } from './logger.js';
+
+/** Every name hookline uses on NATS, derived from the namespace in one place. */
+export function natsNames(ns: string) {
+  return {
+    eventsStream: `${ns}_EVENTS`,
+    eventsSubject: (topic: string) => `${ns}.events.${topic}`,
+    eventsPrefix: `${ns}.events.`,
+    deliveriesStream: `${ns}_DELIVERIES`,
+    deliveriesSubject: (endpointId: string) => `${ns}.deliveries.${endpointId}`,
+    fanoutConsumer: 'fanout',
+    deliverConsumer: 'deliver',
+    changesSubject: `${ns}.registry.changes`,
+  } as const;
+}
+export type NatsNames = ReturnType<typeof natsNames>;
+
+export async function connectNats(
+  servers: string[],
+  name: string,
+  log: Logger,
+): Promise<NatsConnection> {
+  const nc = await connect({
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: false,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
+        log.warn({ nats: s.type, data: String(s.data) }, 'nats connection status');
+      }
+    }
+  })();
+  return nc;
+}
+
+export interface StreamLimits {
+  /** How long a delivery may stay unacknowledged before JetStream hands it out again. */
+  ackWaitMs: number;
+  /** Deliveries waiting for a retry count as pending: the cap must hold a long backlog. */
+  maxAckPendingDeliveries: number;
+}
+
+/**
+ * Creates or updates the streams and durable consumers. Safe to run from every process at
+ * once: add fails with "already in use" when another process won, and update converges.
+ */
+export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, limits: StreamLimits) {
+  const streams = [
+    { name: names.eventsStream, subjects: [`${names.eventsPrefix}>`] },
+    { name: names.deliveriesStream, subjects: [names.deliveriesSubject('>')] },
+  ];
+  for (const s of streams) {
+    const cfg = {
+      name: s.name,
+      subjects: s.subjects,
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: 120_000_000_000, // 2 min, in nanoseconds
+      num_replicas: 1,
+    };
+    try {
+      await jsm.streams.info(s.name);
+    } catch {
+      try {
+        await jsm.streams.add(cfg);
+      } catch (err) {
+        if (!/already in use|exists/i.test(String(err))) throw err;
+      }
+    }
+  }
+  const nanos = (ms: number) => ms * 1_000_000;
+  const consumers = [
+    { stream: names.eventsStream, durable: names.fanoutConsumer, maxAckPending: 10_000 },
+    {
+      stream: names.deliveriesStream,
+      durable: names.deliverConsumer,
+      maxAckPending: limits.maxAckPendingDeliveries,
+    },
+  ];
+  for (const c of consumers) {
+    const cfg = {
+      durable_name: c.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(limits.ackWaitMs),
+      max_deliver: -1,
+      max_ack_pending: c.maxAckPending,
+    };
+    try {
+      await jsm.consumers.info(c.stream, c.durable);
+      await jsm.consumers.update(c.stream, c.durable, {
+        ack_wait: cfg.ack_wait,
+        max_ack_pending: cfg.max_ack_pending,
+      });
+    } catch {
+      try {
+        await jsm.consumers.add(c.stream, cfg);
+      } catch (err) {
+        if (!/already in use|exists/i.test(String(err))) throw err;
+      }
+    }
+  }
+}
+
+/** Removes every stream of a namespace: used by tests to clean up after themselves. */
+export async function deleteNamespaceStreams(jsm: JetStreamManager, ns: string) {
+  const names = natsNames(ns);
+  for (const s of [names.eventsStream, names.deliveriesStream]) {
+    try {
+      await jsm.streams.delete(s);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { headers as natsHeaders, type JetStreamClient, type PubAck } from 'nats';
+import { H } from './event.js';
+import { natsNames } from './nats.js';
+
+export interface DeliveryJob {
+  deliveryId: string;
+  endpointId: string;
+  messageId: string;
+  generation: number;
+  /** The exact event body to POST. */
+  body: Uint8Array;
+}
+
+/**
+ * Puts one delivery on the deliveries stream. The message id includes the generation, so
+ * a fan-out that runs twice stores one copy, and a manual retry (a new generation) another.
+ */
+export function enqueueDelivery(
+  js: JetStreamClient,
+  namespace: string,
+  job: DeliveryJob,
+): Promise<PubAck> {
+  const h = natsHeaders();
+  h.set(H.delivery, job.deliveryId);
+  h.set(H.endpoint, job.endpointId);
+  h.set(H.message, job.messageId);
+  h.set(H.generation, String(job.generation));
+  return js.publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
+    msgID: `${job.deliveryId}.g${job.generation}`,
+    headers: h,
+    timeout: 10_000,
+  });
+}

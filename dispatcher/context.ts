@@ -1,0 +1,26 @@
+import type { JetStreamClient, NatsConnection } from 'nats';
+import type { Agent } from 'undici';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { Mongo } from '../core/mongo.js';
+import type { NatsNames } from '../core/nats.js';
+import type { DispatcherMetrics } from './metrics.js';
+import type { Recorder } from './recorder.js';
+import type { SubscriptionCache } from './subscriptions.js';
+
+export interface DispatcherDeps {
+  config: Config;
+  log: Logger;
+  mongo: Mongo;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  agent: Agent;
+}
+
+export interface DispatcherContext extends DispatcherDeps {
+  names: NatsNames;
+  subscriptions: SubscriptionCache;
+  recorder: Recorder;
+  metrics: DispatcherMetrics;
+  ackWaitMs: number;
+}

@@ -1,0 +1,109 @@
+import type { ConsumerMessages, JsMsg } from 'nats';
+import { Semaphore, withDeadline } from '../core/lifecycle.js';
+import { natsNames } from '../core/nats.js';
+import type { DispatcherContext, DispatcherDeps } from './context.js';
+import { createDeliverer } from './deliver.js';
+import { fanOut } from './fanout.js';
+import { createDispatcherMetrics } from './metrics.js';
+import { createRecorder } from './recorder.js';
+import { SubscriptionCache } from './subscriptions.js';
+import type { Registry } from 'prom-client';
+
+export interface Dispatcher {
+  start(): Promise<void>;
+  /** Stops taking work, waits for work in flight (bounded), releases the rest to JetStream. */
+  close(): Promise<void>;
+  readonly subscriptions: SubscriptionCache;
+}
+
+/** JetStream redelivers an unacknowledged message after this long; attempts heartbeat meanwhile. */
+export function ackWaitFor(deliveryTimeoutMs: number): number {
+  return Math.max(5_000, deliveryTimeoutMs * 2);
+}
+
+export function createDispatcher(
+  deps: DispatcherDeps,
+  options: { metricsRegistry?: Registry } = {},
+): Dispatcher {
+  const names = natsNames(deps.config.namespace);
+  const log = deps.log.child({ component: 'dispatcher' });
+  const subscriptions = new SubscriptionCache(deps.mongo, log);
+  const ctx: DispatcherContext = {
+    ...deps,
+    log,
+    names,
+    subscriptions,
+    recorder: createRecorder(deps.mongo),
+    metrics: createDispatcherMetrics(options.metricsRegistry),
+    ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
+  };
+  const deliverer = createDeliverer(ctx);
+  const loops: Array<{ messages: ConsumerMessages; done: Promise<void>; sem: Semaphore }> = [];
+  let stopping = false;
+
+  async function runLoop(
+    stream: string,
+    durable: string,
+    concurrency: number,
+    handle: (m: JsMsg) => Promise<void>,
+    retryMs: number,
+  ) {
+    const consumer = await deps.js.consumers.get(stream, durable);
+    const messages = await consumer.consume({ max_messages: concurrency });
+    const sem = new Semaphore(concurrency);
+    const done = (async () => {
+      for await (const m of messages) {
+        if (stopping) {
+          m.nak(); // buffered but not started: hand it straight to another dispatcher
+          continue;
+        }
+        await sem.acquire();
+        void handle(m)
+          .catch((err: unknown) => {
+            log.error({ err, subject: m.subject }, 'message handling failed; it will be retried');
+            try {
+              m.nak(retryMs);
+            } catch {
+              // the connection is gone; JetStream redelivers after ack_wait
+            }
+          })
+          .finally(() => sem.release());
+      }
+    })();
+    loops.push({ messages, done, sem });
+  }
+
+  return {
+    subscriptions,
+    async start() {
+      await subscriptions.start(deps.nc, names.changesSubject, deps.config.resyncInterval);
+      await runLoop(names.eventsStream, names.fanoutConsumer, 32, (m) => fanOut(ctx, m), 1000);
+      await runLoop(
+        names.deliveriesStream,
+        names.deliverConsumer,
+        deps.config.concurrency,
+        deliverer.handle,
+        5000,
+      );
+      log.info(
+        { namespace: deps.config.namespace, endpoints: subscriptions.size },
+        'dispatcher started',
+      );
+    },
+    async close() {
+      if (stopping) return;
+      stopping = true;
+      subscriptions.stop();
+      for (const l of loops) l.messages.stop();
+      const drained = Promise.all(loops.map((l) => l.sem.idle())).then(() => ctx.recorder.idle());
+      const finished = await withDeadline(
+        drained.then(() => true),
+        deps.config.shutdownTimeout,
+        false,
+      );
+      if (!finished)
+        log.warn('shutdown deadline reached; unfinished deliveries return to JetStream');
+      await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+export function createDispatcherMetrics(registry: Registry = new Registry()) {
+  return {
+    registry,
+    fannedOut: new Counter({
+      name: 'hookline_deliveries_created_total',
+      help: 'Deliveries created by fan-out',
+      registers: [registry],
+    }),
+    outcomes: new Counter({
+      name: 'hookline_delivery_attempts_total',
+      help: 'Delivery attempts by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    attemptSeconds: new Histogram({
+      name: 'hookline_delivery_attempt_duration_seconds',
+      help: 'Duration of delivery attempts',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+export type DispatcherMetrics = ReturnType<typeof createDispatcherMetrics>;

@@ -1,0 +1,142 @@
+import type { NatsConnection, Subscription } from 'nats';
+import type { Logger } from '../core/logger.js';
+import type { ChangeEvent, EndpointDoc } from '../core/model.js';
+import type { Mongo } from '../core/mongo.js';
+import { secretKey } from '../core/signing.js';
+
+/** An endpoint as the dispatcher needs it: the secrets already decoded into keys. */
+export interface LiveEndpoint {
+  id: string;
+  url: string;
+  topics: string[];
+  status: EndpointDoc['status'];
+  rateLimit: number | null;
+  keys: Array<{ key: Buffer; expiresAt: number | null }>;
+}
+
+function toLive(e: EndpointDoc): LiveEndpoint {
+  return {
+    id: e._id,
+    url: e.url,
+    topics: e.topics,
+    status: e.status,
+    rateLimit: e.rate_limit,
+    keys: e.secrets.map((s) => ({
+      key: secretKey(s.secret),
+      expiresAt: s.expires_at?.getTime() ?? null,
+    })),
+  };
+}
+
+export function signingKeys(e: LiveEndpoint, now = Date.now()): Buffer[] {
+  return e.keys.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+}
+
+/**
+ * topic → endpoints, in memory. Loaded from MongoDB at start, changed by the registry's
+ * announcements at once, and reloaded every `resyncMs` in case an announcement was missed
+ * (core NATS does not store them).
+ */
+export class SubscriptionCache {
+  private byId = new Map<string, LiveEndpoint>();
+  private byTopic = new Map<string, LiveEndpoint[]>();
+  private sub: Subscription | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly mongo: Mongo,
+    private readonly log: Logger,
+  ) {}
+
+  async start(nc: NatsConnection, subject: string, resyncMs: number): Promise<void> {
+    this.sub = nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        let change: ChangeEvent;
+        try {
+          change = JSON.parse(msg.string()) as ChangeEvent;
+        } catch {
+          return;
+        }
+        void this.apply(change).catch((e: unknown) =>
+          this.log.warn({ err: e }, 'could not apply a subscription change; the next resync will'),
+        );
+      },
+    });
+    await this.reload();
+    this.timer = setInterval(() => {
+      this.reload().catch((e: unknown) => this.log.warn({ err: e }, 'subscription resync failed'));
+    }, resyncMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.sub = null;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async reload(): Promise<void> {
+    const docs = await this.mongo.col.endpoints.find({}).toArray();
+    const byId = new Map<string, LiveEndpoint>();
+    for (const d of docs) byId.set(d._id, toLive(d));
+    this.byId = byId;
+    this.rebuildTopics();
+  }
+
+  async apply(change: ChangeEvent): Promise<void> {
+    if (change.kind === 'resync') return this.reload();
+    if (change.op === 'delete') {
+      this.byId.delete(change.id);
+    } else {
+      const doc = await this.mongo.col.endpoints.findOne({ _id: change.id });
+      if (doc) this.byId.set(doc._id, toLive(doc));
+      else this.byId.delete(change.id);
+    }
+    this.rebuildTopics();
+  }
+
+  /** Endpoints that receive new events of a topic: active ones only. */
+  forTopic(topic: string): readonly LiveEndpoint[] {
+    return this.byTopic.get(topic) ?? [];
+  }
+
+  /** The cached endpoint, or a fresh read when this dispatcher has not heard of it yet. */
+  async get(id: string): Promise<LiveEndpoint | undefined> {
+    const hit = this.byId.get(id);
+    if (hit) return hit;
+    const doc = await this.mongo.col.endpoints.findOne({ _id: id });
+    if (!doc) return undefined;
+    const live = toLive(doc);
+    this.byId.set(id, live);
+    this.rebuildTopics();
+    return live;
+  }
+
+  /** Marks an endpoint disabled locally at once, before the announcement comes back. */
+  markDisabled(id: string): void {
+    const e = this.byId.get(id);
+    if (e) {
+      this.byId.set(id, { ...e, status: 'disabled' });
+      this.rebuildTopics();
+    }
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  private rebuildTopics(): void {
+    const byTopic = new Map<string, LiveEndpoint[]>();
+    for (const e of this.byId.values()) {
+      if (e.status !== 'active') continue;
+      for (const t of e.topics) {
+        const list = byTopic.get(t);
+        if (list) list.push(e);
+        else byTopic.set(t, [e]);
+      }
+    }
+    this.byTopic = byTopic;
+  }
+}

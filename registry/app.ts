@@ -1,0 +1,174 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import { ApiError, ERRORS } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { requireAdmin } from './auth.js';
+import type { RegistryDeps } from './context.js';
+import { createMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
+import { topicRoutes } from './routes/topics.js';
+
+export type App = FastifyInstance;
+
+/**
+ * Builds the registry's HTTP app. It owns no connection: the caller creates MongoDB, NATS
+ * and the egress agent, and closes them after `app.close()`.
+ */
+export function buildRegistry(
+  deps: RegistryDeps,
+  options: { adminHash: string; metricsRegistry?: Registry },
+): App {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'registry' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.config.maxBodyBytes,
+    genReqId: () => newId('req'),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only; an empty body is allowed (action routes such as /rotate-secret take none).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: deps.config.maxBodyBytes },
+    (_req, body, done) => {
+      const text = body as string;
+      if (text.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch (err) {
+        done(
+          new ApiError(
+            'malformed_json',
+            `The request body is not valid JSON: ${(err as Error).message}`,
+          ),
+          undefined,
+        );
+      }
+    },
+  );
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    const body = toErrorBody(err);
+    if (body.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
+    void reply.status(body.status).send({
+      error: { code: body.code, message: body.message, request_id: req.id, ...body.extra },
+    });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({
+      error: {
+        code: 'not_found',
+        message: `No route for ${req.method} ${req.url}`,
+        request_id: req.id,
+      },
+    });
+  });
+
+  const metrics = createMetrics(options.metricsRegistry);
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpRequests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unknown',
+      status: String(reply.statusCode),
+    });
+  });
+
+  void app.register(healthRoutes(deps, metrics));
+  void app.register(
+    async (v1) => {
+      v1.addHook('onRequest', requireAdmin(options.adminHash));
+      await v1.register(topicRoutes(deps));
+      await v1.register(endpointRoutes(deps));
+      await v1.register(messageRoutes(deps, metrics));
+      await v1.register(deliveryRoutes(deps));
+    },
+    { prefix: '/v1' },
+  );
+  return app as unknown as App;
+}
+
+function toErrorBody(err: FastifyError | ApiError): {
+  status: number;
+  code: string;
+  message: string;
+  extra: Record<string, unknown>;
+} {
+  if (err instanceof ApiError) {
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      extra: err.details === undefined ? {} : { details: err.details },
+    };
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const where = fe.validationContext === 'body' ? 'body' : (fe.validationContext ?? 'request');
+    const first = fe.validation[0];
+    const path = first?.instancePath
+      ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+      : '';
+    const field =
+      first?.keyword === 'required'
+        ? String((first.params as { missingProperty?: string }).missingProperty)
+        : first?.keyword === 'additionalProperties'
+          ? String((first.params as { additionalProperty?: string }).additionalProperty)
+          : path;
+    const what =
+      first?.keyword === 'additionalProperties'
+        ? 'is not a known field'
+        : (first?.message ?? 'is invalid');
+    const message = field
+      ? `${where}: ${field} ${first?.keyword === 'required' ? 'is required' : what}`
+      : `${where}: ${what}`;
+    return { status: 422, code: 'invalid_request', message, extra: {} };
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        code: 'payload_too_large',
+        message: ERRORS.payload_too_large.message,
+        extra: {},
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        code: 'unsupported_media_type',
+        message: ERRORS.unsupported_media_type.message,
+        extra: {},
+      };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return {
+        status: 400,
+        code: 'bad_request',
+        message: 'Content-Length does not match the body.',
+        extra: {},
+      };
+  }
+  const status = fe.statusCode ?? 500;
+  if (status === 429)
+    return { status, code: 'rate_limited', message: ERRORS.rate_limited.message, extra: {} };
+  if (status >= 400 && status < 500) {
+    return { status, code: 'bad_request', message: fe.message, extra: {} };
+  }
+  if (
+    /ECONNREFUSED|MongoServerSelectionError|MongoNetworkError|timed out/i.test(
+      `${fe.name} ${fe.message}`,
+    )
+  ) {
+    return { status: 503, code: 'unavailable', message: ERRORS.unavailable.message, extra: {} };
+  }
+  return { status: 500, code: 'internal', message: ERRORS.internal.message, extra: {} };
+}

@@ -1,0 +1,103 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Filter } from 'mongodb';
+import { ApiError } from '../../core/errors.js';
+import type { DeliveryDoc } from '../../core/model.js';
+import { eventBody } from '../../core/event.js';
+import { enqueueDelivery } from '../../core/queue.js';
+import type { RegistryDeps } from '../context.js';
+import { listPage, pageParams } from '../pagination.js';
+import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
+import { attemptView, deliveryView } from '../views.js';
+
+export function deliveryRoutes(deps: RegistryDeps) {
+  const { deliveries, attempts, messages, endpoints } = deps.mongo.col;
+
+  async function load(id: string): Promise<DeliveryDoc> {
+    const doc = await deliveries.findOne({ _id: id });
+    if (!doc) throw new ApiError('delivery_not_found', `Unknown delivery "${id}".`);
+    return doc;
+  }
+
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.get('/deliveries', { schema: { querystring: DeliveriesQuery } }, async (req) => {
+      const q = req.query;
+      const filter: Filter<DeliveryDoc> = {};
+      if (q.endpoint_id) filter.endpoint_id = q.endpoint_id;
+      if (q.message_id) filter.message_id = q.message_id;
+      if (q.status) filter.status = q.status;
+      return listPage(deliveries, filter, pageParams(q), deliveryView);
+    });
+
+    app.get('/deliveries/:id', { schema: { params: IdParam } }, async (req) =>
+      deliveryView(await load(req.params.id)),
+    );
+
+    app.get(
+      '/deliveries/:id/attempts',
+      { schema: { params: IdParam, querystring: ListQuery } },
+      async (req) => {
+        await load(req.params.id);
+        return listPage(
+          attempts,
+          { delivery_id: req.params.id },
+          pageParams(req.query),
+          attemptView,
+        );
+      },
+    );
+
+    /**
+     * A manual retry: one more attempt, now. A delivery still on its schedule is refused
+     * (409) rather than attempted twice at once.
+     */
+    app.post('/deliveries/:id/retry', { schema: { params: IdParam } }, async (req, reply) => {
+      const d = await load(req.params.id);
+      if (d.status === 'pending') {
+        throw new ApiError(
+          'conflict',
+          'This delivery is pending already; it will be attempted at next_attempt_at.',
+        );
+      }
+      const endpoint = await endpoints.findOne({ _id: d.endpoint_id });
+      if (!endpoint) throw new ApiError('conflict', 'The endpoint of this delivery was deleted.');
+      if (endpoint.status !== 'active') {
+        throw new ApiError(
+          'conflict',
+          `The endpoint of this delivery is ${endpoint.status}; enable it first.`,
+        );
+      }
+      const message = await messages.findOne({ _id: d.message_id });
+      if (!message)
+        throw new ApiError('conflict', 'The message of this delivery is no longer stored.');
+      const generation = d.generation + 1;
+      const now = new Date();
+      const res = await deliveries.updateOne(
+        { _id: d._id, generation: d.generation },
+        {
+          $set: {
+            status: 'pending',
+            generation,
+            max_attempts: d.attempts + 1,
+            next_attempt_at: now,
+            updated_at: now,
+          },
+        },
+      );
+      if (res.modifiedCount === 0)
+        throw new ApiError('conflict', 'The delivery changed meanwhile; try again.');
+      await enqueueDelivery(deps.js, deps.config.namespace, {
+        deliveryId: d._id,
+        endpointId: d.endpoint_id,
+        messageId: d.message_id,
+        generation,
+        body: Buffer.from(eventBody(message.topic, message.created_at, message.data)),
+      });
+      return reply
+        .status(202)
+        .send(deliveryView({ ...d, status: 'pending', generation, next_attempt_at: now }));
+    });
+  };
+}

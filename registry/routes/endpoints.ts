@@ -1,0 +1,175 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../core/errors.js';
+import { newId, sha256Hex } from '../../core/ids.js';
+import type { EndpointDoc, SecretEntry } from '../../core/model.js';
+import { generateSecret } from '../../core/signing.js';
+import { sameHash } from '../auth.js';
+import { announcer, type RegistryDeps } from '../context.js';
+import { listPage, pageParams } from '../pagination.js';
+import { CreateEndpoint, IdParam, ListQuery, PatchEndpoint, VerifyEndpoint } from '../schemas.js';
+import { checkUrl, verifyEndpoint } from '../verification.js';
+import { endpointView } from '../views.js';
+import { requireTopics } from './topics.js';
+
+const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
+
+export function endpointRoutes(deps: RegistryDeps) {
+  const { endpoints } = deps.mongo.col;
+  const announce = announcer(deps);
+
+  async function load(id: string): Promise<EndpointDoc> {
+    const doc = await endpoints.findOne({ _id: id });
+    if (!doc) throw new ApiError('endpoint_not_found', `Unknown endpoint "${id}".`);
+    return doc;
+  }
+
+  /** Writes the changed fields, announces the change, returns the stored document. */
+  async function update(id: string, set: Partial<EndpointDoc>): Promise<EndpointDoc> {
+    const doc = await endpoints.findOneAndUpdate(
+      { _id: id },
+      { $set: { ...set, updated_at: new Date() } },
+      { returnDocument: 'after' },
+    );
+    if (!doc) throw new ApiError('endpoint_not_found', `Unknown endpoint "${id}".`);
+    announce({ kind: 'endpoint', op: 'upsert', id });
+    return doc;
+  }
+
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post('/endpoints', { schema: { body: CreateEndpoint } }, async (req, reply) => {
+      const body = req.body;
+      const url = checkUrl(deps, body.url);
+      await requireTopics(deps, body.topics);
+      const secret = generateSecret();
+      let status: EndpointDoc['status'] = 'active';
+      let tokenHash: string | null = null;
+      if (deps.config.verifyEndpoints) {
+        const outcome = await verifyEndpoint(deps, url.href, secret);
+        status = outcome.status;
+        if (outcome.status === 'pending') tokenHash = sha256Hex(outcome.token);
+      }
+      const now = new Date();
+      const doc: EndpointDoc = {
+        _id: newId('ep'),
+        url: url.href,
+        topics: body.topics,
+        description: body.description ?? '',
+        status,
+        secrets: [{ secret, expires_at: null }],
+        rate_limit: body.rate_limit ?? null,
+        verification_token_hash: tokenHash,
+        disabled_reason: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await endpoints.insertOne(doc);
+      announce({ kind: 'endpoint', op: 'upsert', id: doc._id });
+      return reply.status(201).send(endpointView(doc, secret));
+    });
+
+    app.get('/endpoints', { schema: { querystring: ListQuery } }, async (req) =>
+      listPage(endpoints, {}, pageParams(req.query), (d) => endpointView(d)),
+    );
+
+    app.get('/endpoints/:id', { schema: { params: IdParam } }, async (req) =>
+      endpointView(await load(req.params.id)),
+    );
+
+    app.patch(
+      '/endpoints/:id',
+      { schema: { params: IdParam, body: PatchEndpoint } },
+      async (req) => {
+        const current = await load(req.params.id);
+        const body = req.body;
+        const set: Partial<EndpointDoc> = {};
+        if (body.topics !== undefined) {
+          await requireTopics(deps, body.topics);
+          set.topics = body.topics;
+        }
+        if (body.description !== undefined) set.description = body.description;
+        if (body.rate_limit !== undefined) set.rate_limit = body.rate_limit;
+        if (body.url !== undefined) {
+          const url = checkUrl(deps, body.url);
+          if (url.href !== current.url) {
+            set.url = url.href;
+            // A new URL is a new receiver: it proves itself like a new endpoint does.
+            if (deps.config.verifyEndpoints && current.status !== 'disabled') {
+              const outcome = await verifyEndpoint(deps, url.href, liveSecrets(current)[0] ?? '');
+              set.status = outcome.status;
+              set.verification_token_hash =
+                outcome.status === 'pending' ? sha256Hex(outcome.token) : null;
+            }
+          }
+        }
+        return endpointView(await update(current._id, set));
+      },
+    );
+
+    app.delete('/endpoints/:id', { schema: { params: IdParam } }, async (req, reply) => {
+      const res = await endpoints.deleteOne({ _id: req.params.id });
+      if (res.deletedCount === 0)
+        throw new ApiError('endpoint_not_found', `Unknown endpoint "${req.params.id}".`);
+      announce({ kind: 'endpoint', op: 'delete', id: req.params.id });
+      return reply.status(204).send();
+    });
+
+    app.post(
+      '/endpoints/:id/verify',
+      { schema: { params: IdParam, body: VerifyEndpoint } },
+      async (req) => {
+        const current = await load(req.params.id);
+        if (current.status === 'active') return endpointView(current);
+        if (current.status === 'disabled' || !current.verification_token_hash) {
+          throw new ApiError('conflict', 'This endpoint is not waiting for verification.');
+        }
+        if (!sameHash(sha256Hex(req.body.token), current.verification_token_hash)) {
+          throw new ApiError('invalid_token');
+        }
+        return endpointView(
+          await update(current._id, { status: 'active', verification_token_hash: null }),
+        );
+      },
+    );
+
+    app.post('/endpoints/:id/rotate-secret', { schema: { params: IdParam } }, async (req) => {
+      const current = await load(req.params.id);
+      const secret = generateSecret();
+      const now = Date.now();
+      const kept: SecretEntry[] = current.secrets
+        .filter((s) => s.expires_at === null || s.expires_at.getTime() > now)
+        .map((s) => ({
+          secret: s.secret,
+          expires_at: s.expires_at ?? new Date(now + ROTATION_OVERLAP_MS),
+        }));
+      const doc = await update(current._id, { secrets: [{ secret, expires_at: null }, ...kept] });
+      return endpointView(doc, secret);
+    });
+
+    app.post('/endpoints/:id/enable', { schema: { params: IdParam } }, async (req) => {
+      const current = await load(req.params.id);
+      if (current.status === 'pending') {
+        throw new ApiError(
+          'conflict',
+          'This endpoint has not been verified yet: send its token to /verify.',
+        );
+      }
+      return endpointView(await update(current._id, { status: 'active', disabled_reason: null }));
+    });
+
+    app.post('/endpoints/:id/disable', { schema: { params: IdParam } }, async (req) => {
+      const current = await load(req.params.id);
+      return endpointView(
+        await update(current._id, { status: 'disabled', disabled_reason: 'disabled by request' }),
+      );
+    });
+  };
+}
+
+export function liveSecrets(e: Pick<EndpointDoc, 'secrets'>, now = Date.now()): string[] {
+  return e.secrets
+    .filter((s) => s.expires_at === null || s.expires_at.getTime() > now)
+    .map((s) => s.secret);
+}

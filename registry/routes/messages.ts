@@ -1,0 +1,65 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../core/errors.js';
+import type { RegistryDeps } from '../context.js';
+import type { RegistryMetrics } from '../metrics.js';
+import { listPage, pageParams } from '../pagination.js';
+import { publishMessage } from '../publish.js';
+import { IdParam, ListQuery, MessagesQuery, PublishMessage } from '../schemas.js';
+import { deliveryView, messageView } from '../views.js';
+import { requireTopics } from './topics.js';
+
+export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
+  const { messages, deliveries } = deps.mongo.col;
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post('/messages', { schema: { body: PublishMessage } }, async (req, reply) => {
+      const header = req.headers['idempotency-key'];
+      const headerKey = Array.isArray(header) ? header[0] : header;
+      if (headerKey !== undefined && (headerKey.length === 0 || headerKey.length > 256)) {
+        throw new ApiError('invalid_request', 'Idempotency-Key must be 1 to 256 characters');
+      }
+      const bodyKey = req.body.idempotency_key;
+      if (headerKey !== undefined && bodyKey !== undefined && headerKey !== bodyKey) {
+        throw new ApiError('invalid_request', 'Idempotency-Key header and idempotency_key differ');
+      }
+      if (!('data' in req.body)) throw new ApiError('invalid_request', 'body: data is required');
+      await requireTopics(deps, [req.body.topic]);
+      const { message, repeated } = await publishMessage(deps, {
+        topic: req.body.topic,
+        data: req.body.data,
+        idempotencyKey: headerKey ?? bodyKey ?? null,
+      });
+      if (!repeated) metrics.published.inc({ topic: message.topic });
+      if (repeated) void reply.header('idempotent-replayed', 'true');
+      return reply.status(202).send(messageView(message));
+    });
+
+    app.get('/messages', { schema: { querystring: MessagesQuery } }, async (req) => {
+      const filter = req.query.topic ? { topic: req.query.topic } : {};
+      return listPage(messages, filter, pageParams(req.query), messageView);
+    });
+
+    app.get('/messages/:id', { schema: { params: IdParam } }, async (req) => {
+      const doc = await messages.findOne({ _id: req.params.id });
+      if (!doc) throw new ApiError('message_not_found', `Unknown message "${req.params.id}".`);
+      return messageView(doc);
+    });
+
+    app.get(
+      '/messages/:id/deliveries',
+      { schema: { params: IdParam, querystring: ListQuery } },
+      async (req) => {
+        const exists = await messages.countDocuments({ _id: req.params.id }, { limit: 1 });
+        if (!exists) throw new ApiError('message_not_found', `Unknown message "${req.params.id}".`);
+        return listPage(
+          deliveries,
+          { message_id: req.params.id },
+          pageParams(req.query),
+          deliveryView,
+        );
+      },
+    );
+  };
+}

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ApiError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import { isDuplicateKey } from '../../core/mongo.js';
+import type { RegistryDeps } from '../context.js';
+import { listPage, pageParams } from '../pagination.js';
+import { CreateTopic, ListQuery, TopicName } from '../schemas.js';
+import { topicView } from '../views.js';
+import { Type } from '@sinclair/typebox';
+
+export function topicRoutes(deps: RegistryDeps) {
+  const { topics } = deps.mongo.col;
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post('/topics', { schema: { body: CreateTopic } }, async (req, reply) => {
+      const doc = {
+        _id: newId('top'),
+        name: req.body.name,
+        description: req.body.description ?? '',
+        created_at: new Date(),
+      };
+      try {
+        await topics.insertOne(doc);
+      } catch (err) {
+        if (isDuplicateKey(err))
+          throw new ApiError('topic_exists', `Topic "${doc.name}" exists already.`);
+        throw err;
+      }
+      return reply.status(201).send(topicView(doc));
+    });
+
+    app.get('/topics', { schema: { querystring: ListQuery } }, async (req) =>
+      listPage(topics, {}, pageParams(req.query), topicView),
+    );
+
+    app.get(
+      '/topics/:name',
+      { schema: { params: Type.Object({ name: TopicName }) } },
+      async (req) => {
+        const doc = await topics.findOne({ name: req.params.name });
+        if (!doc) throw new ApiError('topic_not_found', `Unknown topic "${req.params.name}".`);
+        return topicView(doc);
+      },
+    );
+  };
+}
+
+/** Throws topic_not_found naming every topic in `names` that is not in the catalogue. */
+export async function requireTopics(deps: RegistryDeps, names: readonly string[]): Promise<void> {
+  const found = await deps.mongo.col.topics
+    .find({ name: { $in: [...names] } }, { projection: { name: 1 } })
+    .toArray();
+  const known = new Set(found.map((t) => t.name));
+  const missing = names.filter((n) => !known.has(n));
+  if (missing.length > 0) {
+    throw new ApiError(
+      'topic_not_found',
+      `Unknown topic${missing.length > 1 ? 's' : ''}: ${missing.map((m) => `"${m}"`).join(', ')}. Create it with POST /v1/topics first.`,
+    );
+  }
+}

@@ -1,0 +1,56 @@
+// Command ferretdb runs FerretDB v1 (a MongoDB wire-protocol server on SQLite) for
+// hookline's tests and demo on machines without MongoDB. It embeds FerretDB through its
+// embeddable package because `go install` of FerretDB's own command panics at start
+// (it expects a generated version file, FerretDB issue 2982).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dir := flag.String("dir", "./ferretdb-data", "directory for the SQLite files")
+	verbose := flag.Bool("verbose", false, "log at info level instead of warn")
+	flag.Parse()
+
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dir + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	go func() {
+		// MongoDBURI blocks until the listener is bound, so this line means "ready".
+		fmt.Println("ferretdb listening:", f.MongoDBURI())
+	}()
+
+	if err := f.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
