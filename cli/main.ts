@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number | null> {
       const hardStop = setTimeout(() => {
         log.error('shutdown took too long; exiting');
         process.exit(1);
-      }, config.shutdownTimeout + 1500);
+      }, config.shutdownTimeout + 2500);
       hardStop.unref();
       running.close().then(
         () => process.exit(0),

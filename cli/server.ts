@@ -44,7 +44,8 @@ export async function startHookline(
       () => app?.close(),
       () => dispatcher?.close(),
       () => nc?.drain(),
-      () => agent?.close(),
+      // Anything still in flight was released above; waiting for it would only delay exit.
+      () => agent?.destroy(),
       () => mongo.close(),
     ]);
     for (const err of errors) log.warn({ err }, 'error while shutting down');

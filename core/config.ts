@@ -39,7 +39,7 @@ const SETTINGS = {
   maxBodyBytes: { env: 'HOOKLINE_MAX_BODY_BYTES', def: '1048576', parse: parsePositiveInt },
   concurrency: { env: 'HOOKLINE_CONCURRENCY', def: '256', parse: parsePositiveInt },
   resyncInterval: { env: 'HOOKLINE_RESYNC_INTERVAL', def: '60s', parse: parseDuration },
-  shutdownTimeout: { env: 'HOOKLINE_SHUTDOWN_TIMEOUT', def: '8s', parse: parseDuration },
+  shutdownTimeout: { env: 'HOOKLINE_SHUTDOWN_TIMEOUT', def: '7s', parse: parseDuration },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -23,4 +23,6 @@ export interface DispatcherContext extends DispatcherDeps {
   recorder: Recorder;
   metrics: DispatcherMetrics;
   ackWaitMs: number;
+  /** Messages handed back to JetStream at shutdown: their handlers must not act on them. */
+  released: WeakSet<object>;
 }

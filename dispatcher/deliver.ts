@@ -106,6 +106,7 @@ export function createDeliverer(ctx: DispatcherContext) {
     } finally {
       clearInterval(heartbeat);
     }
+    if (ctx.released.has(m)) return; // shutting down: another dispatcher owns it now
     ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
 
     const attempts = d.attempts + 1;

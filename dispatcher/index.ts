@@ -36,9 +36,15 @@ export function createDispatcher(
     recorder: createRecorder(deps.mongo),
     metrics: createDispatcherMetrics(options.metricsRegistry),
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
+    released: new WeakSet(),
   };
   const deliverer = createDeliverer(ctx);
-  const loops: Array<{ messages: ConsumerMessages; done: Promise<void>; sem: Semaphore }> = [];
+  const loops: Array<{
+    messages: ConsumerMessages;
+    done: Promise<void>;
+    sem: Semaphore;
+    inFlight: Set<JsMsg>;
+  }> = [];
   let stopping = false;
 
   async function runLoop(
@@ -51,6 +57,7 @@ export function createDispatcher(
     const consumer = await deps.js.consumers.get(stream, durable);
     const messages = await consumer.consume({ max_messages: concurrency });
     const sem = new Semaphore(concurrency);
+    const inFlight = new Set<JsMsg>();
     const done = (async () => {
       for await (const m of messages) {
         if (stopping) {
@@ -58,6 +65,7 @@ export function createDispatcher(
           continue;
         }
         await sem.acquire();
+        inFlight.add(m);
         void handle(m)
           .catch((err: unknown) => {
             log.error({ err, subject: m.subject }, 'message handling failed; it will be retried');
@@ -67,10 +75,13 @@ export function createDispatcher(
               // the connection is gone; JetStream redelivers after ack_wait
             }
           })
-          .finally(() => sem.release());
+          .finally(() => {
+            inFlight.delete(m);
+            sem.release();
+          });
       }
     })();
-    loops.push({ messages, done, sem });
+    loops.push({ messages, done, sem, inFlight });
   }
 
   return {
@@ -101,8 +112,25 @@ export function createDispatcher(
         deps.config.shutdownTimeout,
         false,
       );
-      if (!finished)
-        log.warn('shutdown deadline reached; unfinished deliveries return to JetStream');
+      if (!finished) {
+        // Hand unfinished work straight back rather than waiting out its ack_wait.
+        let released = 0;
+        for (const l of loops) {
+          for (const m of l.inFlight) {
+            ctx.released.add(m);
+            try {
+              m.nak();
+              released++;
+            } catch {
+              // connection gone: JetStream redelivers after ack_wait
+            }
+          }
+        }
+        log.warn(
+          { released },
+          'shutdown deadline reached; unfinished deliveries returned to JetStream',
+        );
+      }
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
     },
   };

@@ -2,7 +2,7 @@
 // SQLite) when none answers. Used by `npm test` and `npm start`; plain JavaScript so it
 // runs before anything is compiled.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,7 +51,13 @@ function findGo() {
 
 /** Builds FerretDB once into .cache/ferretdb (about a minute the first time). */
 export function buildFerretDB(log = console.error) {
-  if (existsSync(FERRETDB_BIN)) return FERRETDB_BIN;
+  if (existsSync(FERRETDB_BIN)) {
+    const built = statSync(FERRETDB_BIN).mtimeMs;
+    const sources = ['main.go', 'go.mod', 'go.sum'].map(
+      (f) => statSync(join(FERRETDB_SRC, f)).mtimeMs,
+    );
+    if (sources.every((t) => t < built)) return FERRETDB_BIN;
+  }
   const go = findGo();
   if (!go) {
     throw new Error(

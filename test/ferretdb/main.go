@@ -20,13 +20,13 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "./ferretdb-data", "directory for the SQLite files")
-	verbose := flag.Bool("verbose", false, "log at info level instead of warn")
+	verbose := flag.Bool("verbose", false, "log at info level instead of error")
 	flag.Parse()
 
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	level := slog.LevelWarn
+	level := slog.LevelError
 	if *verbose {
 		level = slog.LevelInfo
 	}

@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { waitFor } from '../helpers/env.js';
+import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+let h: TestHookline;
+const receivers: Receiver[] = [];
+async function receiver(...a: Parameters<typeof startReceiver>) {
+  const r = await startReceiver(...a);
+  receivers.push(r);
+  return r;
+}
+before(async () => {
+  h = await startTestHookline('api');
+  await h.api('POST', '/v1/topics', { name: 'api.topic', description: 'for the API tests' });
+});
+after(async () => {
+  await h?.close();
+  for (const r of receivers) await r.close();
+});
+
+function assertError(
+  res: { status: number; body: { error?: { code?: string; message?: string } } },
+  status: number,
+  code: string,
+) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.equal(res.body.error?.code, code);
+  assert.ok((res.body.error?.message ?? '').length > 5, 'a message a person understands');
+}
+
+test('every /v1 route wants the admin token; health routes do not', async () => {
+  const anon = apiClient(h.url, null);
+  const wrong = apiClient(h.url, 'not-the-token');
+  for (const [method, path] of [
+    ['GET', '/v1/topics'],
+    ['POST', '/v1/topics'],
+    ['GET', '/v1/endpoints'],
+    ['POST', '/v1/messages'],
+    ['GET', '/v1/deliveries'],
+    ['POST', '/v1/deliveries/dlv_X/retry'],
+  ] as const) {
+    assertError(await anon(method, path), 401, 'unauthorized');
+    assertError(await wrong(method, path), 401, 'unauthorized');
+  }
+  assert.equal((await anon('GET', '/healthz')).status, 200);
+  const ready = await anon('GET', '/readyz');
+  assert.equal(ready.status, 200);
+  assert.deepEqual(ready.body.checks, { mongodb: 'ok', nats: 'ok' });
+  const metrics = await fetch(`${h.url}/metrics`);
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), /hookline_http_requests_total/);
+});
+
+test('bad input gets a clear error and changes nothing', async () => {
+  const before = (await h.api('GET', '/v1/messages?limit=1000')).body.data.length;
+  assertError(
+    await h.api('POST', '/v1/messages', '{"topic": "api.topic", "data": '),
+    400,
+    'malformed_json',
+  );
+  assertError(await h.api('POST', '/v1/messages', { topic: 'api.topic' }), 422, 'invalid_request');
+  assertError(
+    await h.api('POST', '/v1/messages', { topic: 'api.topic', data: 1, extra: true }),
+    422,
+    'invalid_request',
+  );
+  assertError(
+    await h.api('POST', '/v1/messages', { topic: 'no.such.topic', data: 1 }),
+    404,
+    'topic_not_found',
+  );
+  assertError(
+    await h.api('POST', '/v1/messages', { topic: 'bad topic!', data: 1 }),
+    422,
+    'invalid_request',
+  );
+  const big = { topic: 'api.topic', data: 'x'.repeat(1024 * 1024 + 10) };
+  assertError(await h.api('POST', '/v1/messages', big), 413, 'payload_too_large');
+  const text = await h.api('POST', '/v1/messages', 'hello', { 'content-type': 'text/plain' });
+  assertError(text, 415, 'unsupported_media_type');
+  assert.equal((await h.api('GET', '/v1/messages?limit=1000')).body.data.length, before);
+
+  assertError(await h.api('POST', '/v1/topics', { name: 'api.topic' }), 409, 'topic_exists');
+  assertError(
+    await h.api('POST', '/v1/endpoints', { url: 'ftp://x.example/', topics: ['api.topic'] }),
+    422,
+    'invalid_request',
+  );
+  assertError(
+    await h.api('POST', '/v1/endpoints', { url: 'not a url', topics: ['api.topic'] }),
+    422,
+    'invalid_request',
+  );
+  assertError(
+    await h.api('POST', '/v1/endpoints', { url: 'http://127.0.0.1:9/x', topics: [] }),
+    422,
+    'invalid_request',
+  );
+  assertError(
+    await h.api('POST', '/v1/endpoints', { url: 'http://127.0.0.1:9/x', topics: ['nope'] }),
+    404,
+    'topic_not_found',
+  );
+  assertError(
+    await h.api('POST', '/v1/endpoints', {
+      url: 'http://127.0.0.1:9/x',
+      topics: ['api.topic'],
+      rate_limit: '5',
+    }),
+    422,
+    'invalid_request',
+  );
+  assertError(await h.api('GET', '/v1/endpoints/ep_nothing'), 404, 'endpoint_not_found');
+  assertError(await h.api('GET', '/v1/messages/msg_nothing'), 404, 'message_not_found');
+  assertError(await h.api('GET', '/v1/deliveries/dlv_nothing/attempts'), 404, 'delivery_not_found');
+  assertError(await h.api('GET', '/v1/messages?limit=5000'), 422, 'invalid_request');
+  assertError(await h.api('GET', '/v1/nowhere'), 404, 'not_found');
+});
+
+test('lists are newest first and page with a cursor', async () => {
+  const names = ['page.a', 'page.b', 'page.c', 'page.d', 'page.e'];
+  for (const name of names) assert.equal((await h.api('POST', '/v1/topics', { name })).status, 201);
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const q: string = cursor ? `&cursor=${cursor}` : '';
+    const res = await h.api('GET', `/v1/topics?limit=2${q}`);
+    assert.equal(res.status, 200);
+    assert.ok(res.body.data.length <= 2);
+    seen.push(...res.body.data.map((t: { name: string }) => t.name));
+    cursor = res.body.next_cursor;
+    pages++;
+  } while (cursor);
+  assert.deepEqual(seen.slice(0, 5), [...names].reverse());
+  assert.equal(seen.length, 6); // and api.topic, the oldest
+  assert.equal(pages, 3);
+  assertError(await h.api('GET', '/v1/topics?cursor=%%%'), 422, 'invalid_request');
+});
+
+test('verification: a receiver that echoes the token is active at once', async () => {
+  const r = await receiver();
+  const res = await h.api('POST', '/v1/endpoints', {
+    url: r.url,
+    topics: ['api.topic'],
+    rate_limit: 50,
+    description: 'echo',
+  });
+  assert.equal(res.status, 201);
+  assert.equal(res.body.status, 'active');
+  assert.equal(res.body.rate_limit, 50);
+  const v = r.requests[0]!;
+  assert.equal(v.json.type, 'endpoint.verification');
+  assert.match(String(v.json.data?.token), /^vt_/);
+  assert.ok(v.headers['webhook-signature'], 'the verification request is signed');
+  // The secret is shown at creation and rotation only.
+  const got = await h.api('GET', `/v1/endpoints/${res.body.id}`);
+  assert.equal(got.body.secret, undefined);
+});
+
+test('verification: a 2xx without the token leaves the endpoint pending until /verify', async () => {
+  const quiet = await receiver();
+  // startReceiver echoes verification by default; use a raw server that does not.
+  const { createServer } = await import('node:http');
+  const tokens: string[] = [];
+  const server = createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      const j = JSON.parse(b);
+      if (j.type === 'endpoint.verification') tokens.push(j.data.token);
+      else
+        quiet.requests.push({
+          method: 'POST',
+          path: '/',
+          headers: req.headers,
+          body: b,
+          json: j,
+          at: Date.now(),
+        });
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const res = await h.api('POST', '/v1/endpoints', {
+      url: `http://127.0.0.1:${port}/`,
+      topics: ['api.topic'],
+    });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.status, 'pending');
+    // No deliveries while pending.
+    await h.api('POST', '/v1/messages', { topic: 'api.topic', data: { while: 'pending' } });
+    assertError(
+      await h.api('POST', `/v1/endpoints/${res.body.id}/verify`, { token: 'vt_wrong' }),
+      422,
+      'invalid_token',
+    );
+    assertError(await h.api('POST', `/v1/endpoints/${res.body.id}/enable`), 409, 'conflict');
+    const ok = await h.api('POST', `/v1/endpoints/${res.body.id}/verify`, { token: tokens[0] });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.status, 'active');
+    await waitFor('the next event to arrive', async () => {
+      await h.api('POST', '/v1/messages', { topic: 'api.topic', data: { after: 'verify' } });
+      await new Promise((r2) => setTimeout(r2, 100));
+      return quiet.requests.length > 0;
+    });
+    assert.ok(
+      quiet.requests.every((q) => q.json.data?.while !== 'pending'),
+      'nothing was delivered while pending',
+    );
+  } finally {
+    server.close();
+  }
+});
+
+test('verification: unreachable or non-2xx refuses the endpoint and stores nothing', async () => {
+  const count = async () => (await h.api('GET', '/v1/endpoints?limit=1000')).body.data.length;
+  const before = await count();
+  const r = await receiver();
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => {
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const port = (server.address() as { port: number }).port;
+  try {
+    assertError(
+      await h.api('POST', '/v1/endpoints', {
+        url: `http://127.0.0.1:${port}/`,
+        topics: ['api.topic'],
+      }),
+      422,
+      'endpoint_unreachable',
+    );
+  } finally {
+    server.close();
+  }
+  await r.close();
+  assertError(
+    await h.api('POST', '/v1/endpoints', { url: `${r.url}/closed`, topics: ['api.topic'] }),
+    422,
+    'endpoint_unreachable',
+  );
+  assert.equal(await count(), before);
+});
+
+test('patch, disable and delete an endpoint', async () => {
+  const r = await receiver();
+  const ep = (await h.api('POST', '/v1/endpoints', { url: r.url, topics: ['api.topic'] })).body;
+  await h.api('POST', '/v1/topics', { name: 'api.other' });
+  const patched = await h.api('PATCH', `/v1/endpoints/${ep.id}`, {
+    topics: ['api.other'],
+    description: 'moved',
+    rate_limit: null,
+  });
+  assert.equal(patched.status, 200);
+  assert.deepEqual(patched.body.topics, ['api.other']);
+  assert.equal(patched.body.description, 'moved');
+  assertError(await h.api('PATCH', `/v1/endpoints/${ep.id}`, {}), 422, 'invalid_request');
+  const disabled = await h.api('POST', `/v1/endpoints/${ep.id}/disable`);
+  assert.equal(disabled.body.status, 'disabled');
+  assert.equal((await h.api('DELETE', `/v1/endpoints/${ep.id}`)).status, 204);
+  assertError(await h.api('DELETE', `/v1/endpoints/${ep.id}`), 404, 'endpoint_not_found');
+});
+
+test('the egress guard refuses loopback unless HOOKLINE_ALLOW_TARGETS lists it', async () => {
+  const guarded = await startTestHookline('egress', { allowTargets: '' });
+  try {
+    await guarded.api('POST', '/v1/topics', { name: 'egress.topic' });
+    const r = await receiver();
+    for (const url of [
+      r.url,
+      `http://localhost:${r.port}/`,
+      `http://127.1.2.3:${r.port}/`,
+      `http://[::1]:${r.port}/`,
+      `http://[::ffff:127.0.0.1]:${r.port}/`,
+      `http://0.0.0.0:${r.port}/`,
+      `http://2130706433:${r.port}/`,
+    ]) {
+      const res = await guarded.api('POST', '/v1/endpoints', { url, topics: ['egress.topic'] });
+      assertError(res, 422, 'target_not_allowed');
+    }
+    assert.equal(r.requests.length, 0, 'no request reached the receiver');
+  } finally {
+    await guarded.close();
+  }
+});
+
+test('with verification off, endpoints are active without a handshake', async () => {
+  const plain = await startTestHookline('noverify', { verifyEndpoints: 'false' });
+  try {
+    await plain.api('POST', '/v1/topics', { name: 'nv.topic' });
+    const r = await receiver();
+    const res = await plain.api('POST', '/v1/endpoints', { url: r.url, topics: ['nv.topic'] });
+    assert.equal(res.body.status, 'active');
+    assert.equal(r.requests.length, 0);
+    await plain.api('POST', '/v1/messages', { topic: 'nv.topic', data: {} });
+    await waitFor('the event', () => r.events.length === 1);
+  } finally {
+    await plain.close();
+  }
+});

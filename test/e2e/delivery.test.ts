@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { verifySignature } from '../../core/signing.js';
+import { waitFor } from '../helpers/env.js';
+import { startTestHookline, subscribe, type TestHookline } from '../helpers/hookline.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+// One `hookline all` for the file; each test uses topics and receivers of its own.
+let h: TestHookline;
+const receivers: Receiver[] = [];
+async function receiver(...a: Parameters<typeof startReceiver>) {
+  const r = await startReceiver(...a);
+  receivers.push(r);
+  return r;
+}
+
+before(async () => {
+  h = await startTestHookline('delivery');
+});
+after(async () => {
+  await h?.close();
+  for (const r of receivers) await r.close();
+});
+
+async function publish(topic: string, data: unknown, headers: Record<string, string> = {}) {
+  const res = await h.api('POST', '/v1/messages', { topic, data }, headers);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res.body as { id: string; topic: string; created_at: string };
+}
+
+async function deliveriesOf(messageId: string) {
+  const res = await h.api('GET', `/v1/messages/${messageId}/deliveries`);
+  assert.equal(res.status, 200);
+  return res.body.data as Array<{
+    id: string;
+    status: string;
+    attempts: number;
+    endpoint_id: string;
+  }>;
+}
+
+async function attemptsOf(deliveryId: string) {
+  const res = await h.api('GET', `/v1/deliveries/${deliveryId}/attempts`);
+  assert.equal(res.status, 200);
+  return res.body.data as Array<{
+    status_code: number | null;
+    error: string | null;
+    duration_ms: number;
+    response_body: string;
+  }>;
+}
+
+test('fan-out reaches only subscribed endpoints, signed with the secret given at creation', async () => {
+  const a = await receiver();
+  const b = await receiver();
+  const other = await receiver();
+  const epA = await subscribe(h, 'book.created', `${a.url}/hook`);
+  const epB = await subscribe(h, 'book.created', `${b.url}/hook`);
+  await subscribe(h, 'book.deleted', `${other.url}/hook`);
+  assert.equal(epA.status, 'active');
+  assert.match(epA.secret, /^whsec_/);
+
+  const msg = await publish('book.created', { id: 1, title: 'Dune' });
+  await waitFor(
+    'both subscribers to receive the event',
+    () => a.events.length === 1 && b.events.length === 1,
+  );
+
+  for (const [r, ep] of [
+    [a, epA],
+    [b, epB],
+  ] as const) {
+    const got = r.events[0]!;
+    assert.equal(got.headers['content-type'], 'application/json');
+    assert.equal(got.headers['webhook-id'], msg.id);
+    assert.deepEqual(JSON.parse(got.body), {
+      type: 'book.created',
+      timestamp: msg.created_at,
+      data: { id: 1, title: 'Dune' },
+    });
+    verifySignature(
+      ep.secret,
+      {
+        id: got.headers['webhook-id'] as string,
+        timestamp: got.headers['webhook-timestamp'] as string,
+        signature: got.headers['webhook-signature'] as string,
+      },
+      got.body,
+    );
+    // The other endpoint's secret does not verify it.
+    const wrong = ep === epA ? epB.secret : epA.secret;
+    assert.throws(() =>
+      verifySignature(
+        wrong,
+        {
+          id: got.headers['webhook-id'] as string,
+          timestamp: got.headers['webhook-timestamp'] as string,
+          signature: got.headers['webhook-signature'] as string,
+        },
+        got.body,
+      ),
+    );
+  }
+  const ds = await waitFor('deliveries recorded as succeeded', async () => {
+    const list = await deliveriesOf(msg.id);
+    return (
+      list.length === 2 && list.every((d) => d.status === 'succeeded' && d.attempts === 1) && list
+    );
+  });
+  assert.deepEqual(ds.map((d) => d.endpoint_id).sort(), [epA.id, epB.id].sort());
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(other.events.length, 0, 'an endpoint of another topic receives nothing');
+  assert.equal(a.events.length, 1, 'a succeeded delivery is not sent again');
+});
+
+test('a flaky receiver succeeds on the third attempt, with three attempts recorded', async () => {
+  const r = await receiver((_req, res, n) => {
+    res.writeHead(n < 3 ? 500 : 200);
+    res.end(n < 3 ? `boom ${n}` : 'ok');
+  });
+  await subscribe(h, 'flaky.topic', r.url);
+  const msg = await publish('flaky.topic', { n: 1 });
+  const [d] = await waitFor('the delivery to succeed', async () => {
+    const list = await deliveriesOf(msg.id);
+    return list[0]?.status === 'succeeded' && list;
+  });
+  assert.equal(d!.attempts, 3);
+  const attempts = await attemptsOf(d!.id);
+  assert.equal(attempts.length, 3);
+  // Newest first.
+  assert.deepEqual(
+    attempts.map((a) => a.status_code),
+    [200, 500, 500],
+  );
+  assert.deepEqual(
+    attempts.map((a) => a.response_body),
+    ['ok', 'boom 2', 'boom 1'],
+  );
+  assert.ok(attempts.every((a) => a.duration_ms >= 0));
+  assert.equal(r.events.length, 3);
+  assert.ok(
+    r.events.every((e) => e.headers['webhook-id'] === msg.id),
+    'the id is the same on every retry',
+  );
+});
+
+test('an always-failing receiver is tried exactly 1 + len(schedule) times, then failed', async () => {
+  const r = await receiver((_req, res) => {
+    res.writeHead(503);
+    res.end('down');
+  });
+  await subscribe(h, 'failing.topic', r.url);
+  const msg = await publish('failing.topic', {});
+  const [d] = await waitFor('the delivery to fail', async () => {
+    const list = await deliveriesOf(msg.id);
+    return list[0]?.status === 'failed' && list;
+  });
+  assert.equal(d!.attempts, 4); // schedule 100ms,100ms,100ms
+  assert.equal((await attemptsOf(d!.id)).length, 4);
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(r.events.length, 4, 'no attempt after the schedule is spent');
+  const failed = await h.api('GET', '/v1/deliveries?status=failed');
+  assert.ok(failed.body.data.some((x: { id: string }) => x.id === d!.id));
+});
+
+test('redirects are never followed', async () => {
+  const target = await receiver();
+  const r = await receiver((_req, res) => {
+    res.writeHead(302, { location: `${target.url}/elsewhere` });
+    res.end();
+  });
+  await subscribe(h, 'redirect.topic', r.url);
+  const msg = await publish('redirect.topic', {});
+  const [d] = await waitFor('the delivery to fail', async () => {
+    const list = await deliveriesOf(msg.id);
+    return list[0]?.status === 'failed' && list;
+  });
+  const attempts = await attemptsOf(d!.id);
+  assert.ok(attempts.every((a) => a.status_code === 302));
+  assert.equal(target.events.length, 0);
+});
+
+test('Retry-After on 429 is honoured', async () => {
+  const r = await receiver((_req, res, n) => {
+    if (n === 1) {
+      res.writeHead(429, { 'retry-after': '1' });
+      res.end();
+    } else {
+      res.writeHead(204);
+      res.end();
+    }
+  });
+  await subscribe(h, 'limited.topic', r.url);
+  await publish('limited.topic', {});
+  await waitFor('two attempts', () => r.events.length === 2, 10_000);
+  const gap = r.events[1]!.at - r.events[0]!.at;
+  assert.ok(gap >= 950, `the retry came ${gap} ms after a Retry-After of 1 s`);
+});
+
+test('a 410 disables the endpoint', async () => {
+  const r = await receiver((_req, res) => {
+    res.writeHead(410);
+    res.end();
+  });
+  const ep = await subscribe(h, 'gone.topic', r.url);
+  const msg = await publish('gone.topic', {});
+  await waitFor('the endpoint to be disabled', async () => {
+    const e = await h.api('GET', `/v1/endpoints/${ep.id}`);
+    return e.body.status === 'disabled' && e;
+  });
+  const [d] = await deliveriesOf(msg.id);
+  assert.equal(d!.status, 'failed');
+  assert.equal(d!.attempts, 1);
+  // A disabled endpoint gets no new deliveries; enabling it restores them.
+  await publish('gone.topic', {});
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.events.length, 1);
+  r.handle((_req, res) => {
+    res.writeHead(200);
+    res.end();
+  });
+  const enabled = await h.api('POST', `/v1/endpoints/${ep.id}/enable`);
+  assert.equal(enabled.body.status, 'active');
+  await waitFor('the endpoint to be active in the dispatcher', async () => {
+    await publish('gone.topic', { again: true });
+    return r.events.some((e) => JSON.parse(e.body).data.again === true);
+  });
+});
+
+test('a receiver that hangs past the timeout is a failed attempt', async () => {
+  const r = await receiver((_req, res, n) => {
+    if (n === 1) return; // never answers
+    res.writeHead(200);
+    res.end();
+  });
+  await subscribe(h, 'slow.topic', r.url);
+  const msg = await publish('slow.topic', {});
+  const [d] = await waitFor(
+    'the delivery to succeed after a timeout',
+    async () => {
+      const list = await deliveriesOf(msg.id);
+      return list[0]?.status === 'succeeded' && list;
+    },
+    15_000,
+  );
+  const attempts = await attemptsOf(d!.id);
+  assert.equal(attempts.length, 2);
+  assert.match(attempts[1]!.error ?? '', /timeout/);
+  assert.equal(attempts[1]!.status_code, null);
+});
+
+test('idempotent publish: the same key answers the first message and publishes nothing', async () => {
+  const r = await receiver();
+  await subscribe(h, 'idem.topic', r.url);
+  const first = await publish('idem.topic', { v: 1 }, { 'idempotency-key': 'order-42' });
+  const second = await publish('idem.topic', { v: 1 }, { 'idempotency-key': 'order-42' });
+  assert.equal(second.id, first.id);
+  const third = await h.api('POST', '/v1/messages', {
+    topic: 'idem.topic',
+    data: { v: 1 },
+    idempotency_key: 'order-42',
+  });
+  assert.equal(third.status, 202);
+  assert.equal(third.body.id, first.id);
+  const other = await publish('idem.topic', { v: 2 }, { 'idempotency-key': 'order-43' });
+  assert.notEqual(other.id, first.id);
+  await waitFor('two events', () => r.events.length === 2);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.events.length, 2);
+  const list = await h.api('GET', '/v1/messages?topic=idem.topic');
+  assert.equal(list.body.data.length, 2);
+});
+
+test('an endpoint registered while running receives the next event', async () => {
+  await h.api('POST', '/v1/topics', { name: 'late.topic' });
+  await publish('late.topic', { before: true });
+  const r = await receiver();
+  await subscribe(h, 'late.topic', r.url);
+  await publish('late.topic', { after: true });
+  await waitFor('the next event', () => r.events.length === 1);
+  assert.deepEqual(JSON.parse(r.events[0]!.body).data, { after: true });
+});
+
+test('a message with no subscriber is recorded', async () => {
+  await h.api('POST', '/v1/topics', { name: 'lonely.topic' });
+  const msg = await publish('lonely.topic', { alone: true });
+  const got = await h.api('GET', `/v1/messages/${msg.id}`);
+  assert.equal(got.status, 200);
+  assert.deepEqual(got.body.data, { alone: true });
+  assert.deepEqual((await h.api('GET', `/v1/messages/${msg.id}/deliveries`)).body.data, []);
+});
+
+test('rotate-secret: both secrets sign until the old one expires', async () => {
+  const r = await receiver();
+  const ep = await subscribe(h, 'rotate.topic', r.url);
+  const rotated = await h.api('POST', `/v1/endpoints/${ep.id}/rotate-secret`);
+  assert.equal(rotated.status, 200);
+  assert.notEqual(rotated.body.secret, ep.secret);
+  await waitFor('the dispatcher to see the new secret', async () => {
+    await publish('rotate.topic', {});
+    await new Promise((res) => setTimeout(res, 100));
+    const last = r.events[r.events.length - 1];
+    return last && String(last.headers['webhook-signature']).split(' ').length === 2;
+  });
+  const got = r.events[r.events.length - 1]!;
+  const headers = {
+    id: got.headers['webhook-id'] as string,
+    timestamp: got.headers['webhook-timestamp'] as string,
+    signature: got.headers['webhook-signature'] as string,
+  };
+  verifySignature(ep.secret, headers, got.body);
+  verifySignature(rotated.body.secret, headers, got.body);
+});
+
+test('a manual retry gives a failed delivery one more attempt', async () => {
+  const r = await receiver((_req, res) => {
+    res.writeHead(500);
+    res.end();
+  });
+  await subscribe(h, 'manual.topic', r.url);
+  const msg = await publish('manual.topic', {});
+  const [d] = await waitFor('the delivery to fail', async () => {
+    const list = await deliveriesOf(msg.id);
+    return list[0]?.status === 'failed' && list;
+  });
+  const pendingRetry = await h.api('POST', `/v1/deliveries/${d!.id}/retry`);
+  assert.equal(pendingRetry.status, 202);
+  r.handle((_req, res) => {
+    res.writeHead(200);
+    res.end();
+  });
+  // The retry may have been attempted before the handler changed; retry until it lands.
+  await waitFor('the retried delivery to succeed', async () => {
+    const cur = (await h.api('GET', `/v1/deliveries/${d!.id}`)).body;
+    if (cur.status === 'failed') await h.api('POST', `/v1/deliveries/${d!.id}/retry`);
+    return cur.status === 'succeeded';
+  });
+  const again = await h.api('GET', `/v1/deliveries/${d!.id}`);
+  assert.ok(again.body.attempts >= 5);
+  // A pending delivery is not retried twice at once.
+  const r2 = await receiver((_req, res) => {
+    res.writeHead(500);
+    res.end();
+  });
+  await subscribe(h, 'manual2.topic', r2.url);
+  await h.restart({ retrySchedule: '1h' });
+  const msg2 = await publish('manual2.topic', {});
+  const [d2] = await waitFor('one attempt', async () => {
+    const list = await deliveriesOf(msg2.id);
+    return list[0]?.attempts === 1 && list;
+  });
+  assert.equal((await h.api('POST', `/v1/deliveries/${d2!.id}/retry`)).status, 409);
+  await h.restart();
+});

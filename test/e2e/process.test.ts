@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { isolation, NATS_URL, waitFor } from '../helpers/env.js';
+import { apiClient } from '../helpers/hookline.js';
+import { kill, spawnHookline } from '../helpers/process.js';
+import { type Receiver, startReceiver } from '../helpers/receiver.js';
+
+// Real `hookline all` processes, stopped with SIGTERM and SIGKILL.
+
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+function envFor(iso: ReturnType<typeof isolation>, extra: Record<string, string> = {}) {
+  return {
+    HOOKLINE_ADDR: '127.0.0.1:0',
+    HOOKLINE_NATS_URL: NATS_URL,
+    HOOKLINE_MONGODB_URL: iso.mongodbUrl,
+    HOOKLINE_NAMESPACE: iso.namespace,
+    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
+    HOOKLINE_LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+async function receiver(handler?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+  const r = await startReceiver(handler);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+test('with no admin token configured, one is generated, printed once, and kept', async () => {
+  const iso = isolation('admintoken');
+  cleanups.push(() => iso.cleanup());
+  const first = await spawnHookline(['all'], envFor(iso));
+  const token = /\n {2}(hl_admin_[A-Za-z0-9_-]+)\n/.exec(first.stderr())?.[1];
+  assert.ok(token, `no token printed:\n${first.stderr()}`);
+  assert.ok(!first.stdout().includes(token), 'the token is not in the logs');
+  const api = apiClient(first.url, token);
+  assert.equal((await api('POST', '/v1/topics', { name: 'kept.topic' })).status, 201);
+  assert.equal((await apiClient(first.url, 'wrong')('GET', '/v1/topics')).status, 401);
+  assert.equal(await kill(first, 'SIGTERM'), 0);
+
+  const second = await spawnHookline(['all'], envFor(iso));
+  cleanups.push(() => kill(second, 'SIGKILL'));
+  assert.ok(!second.stderr().includes('hl_admin_'), 'the token is printed only once');
+  const list = await apiClient(second.url, token)('GET', '/v1/topics');
+  assert.equal(list.status, 200, 'the same token works after a restart');
+  assert.deepEqual(
+    list.body.data.map((t: { name: string }) => t.name),
+    ['kept.topic'],
+  );
+});
+
+test('SIGTERM with a delivery in flight exits 0 within 10 s, and the delivery is made after restart', async () => {
+  const iso = isolation('sigterm');
+  cleanups.push(() => iso.cleanup());
+  let hang = true;
+  const r = await receiver((_req, res) => {
+    if (hang) return; // holds the request open
+    res.writeHead(200);
+    res.end();
+  });
+  const env = envFor(iso, { HOOKLINE_ADMIN_TOKEN: 'adm', HOOKLINE_DELIVERY_TIMEOUT: '30s' });
+  const p = await spawnHookline(['all'], env);
+  const api = apiClient(p.url, 'adm');
+  await api('POST', '/v1/topics', { name: 'term.topic' });
+  const ep = await api('POST', '/v1/endpoints', { url: r.url, topics: ['term.topic'] });
+  assert.equal(ep.status, 201);
+  const msg = await api('POST', '/v1/messages', { topic: 'term.topic', data: { n: 1 } });
+  assert.equal(msg.status, 202);
+  await waitFor('the delivery to be in flight', () => r.events.length === 1);
+
+  const started = Date.now();
+  const code = await kill(p, 'SIGTERM');
+  const took = Date.now() - started;
+  assert.equal(code, 0);
+  assert.ok(took < 10_000, `shutdown took ${took} ms`);
+
+  hang = false;
+  const again = await spawnHookline(['all'], env);
+  cleanups.push(() => kill(again, 'SIGKILL'));
+  const api2 = apiClient(again.url, 'adm');
+  await waitFor(
+    'the delivery to succeed after the restart',
+    async () => {
+      const ds = await api2('GET', `/v1/messages/${msg.body.id}/deliveries`);
+      return ds.body.data[0]?.status === 'succeeded';
+    },
+    20_000,
+  );
+  assert.ok(r.events.length >= 2);
+});
+
+test('SIGKILL loses nothing: every accepted message is delivered after a restart', async () => {
+  const iso = isolation('sigkill');
+  cleanups.push(() => iso.cleanup());
+  let healthy = false;
+  const r = await receiver((_req, res) => {
+    res.writeHead(healthy ? 200 : 503);
+    res.end();
+  });
+  const env = envFor(iso, {
+    HOOKLINE_ADMIN_TOKEN: 'adm',
+    HOOKLINE_DELIVERY_TIMEOUT: '2s',
+    HOOKLINE_RETRY_SCHEDULE:
+      '300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s',
+  });
+  const p = await spawnHookline(['all'], env);
+  const api = apiClient(p.url, 'adm');
+  await api('POST', '/v1/topics', { name: 'kill.topic' });
+  await api('POST', '/v1/endpoints', { url: r.url, topics: ['kill.topic'] });
+  const accepted: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const res = await api('POST', '/v1/messages', { topic: 'kill.topic', data: { i } });
+    assert.equal(res.status, 202);
+    accepted.push(res.body.id);
+  }
+  await waitFor('some failing attempts', () => r.events.length >= 10);
+  assert.equal(await kill(p, 'SIGKILL'), 'SIGKILL');
+
+  healthy = true;
+  const again = await spawnHookline(['all'], env);
+  cleanups.push(() => kill(again, 'SIGKILL'));
+  const api2 = apiClient(again.url, 'adm');
+  await waitFor(
+    'every accepted message to be received with a 200',
+    () => {
+      const ok = new Set(
+        r.events.filter((e) => e.at > 0).map((e) => e.headers['webhook-id'] as string),
+      );
+      return accepted.every((id) => ok.has(id));
+    },
+    30_000,
+  );
+  await waitFor(
+    'every delivery to be recorded as succeeded',
+    async () => {
+      const ds = await api2('GET', '/v1/deliveries?status=succeeded&limit=1000');
+      return ds.body.data.length === accepted.length;
+    },
+    15_000,
+  );
+  const messages = await api2('GET', '/v1/messages?limit=1000');
+  assert.equal(messages.body.data.length, accepted.length, 'the record survived the crash');
+});
