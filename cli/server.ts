@@ -11,6 +11,7 @@ import { connectNats, ensureStreams, natsNames } from '../core/nats.js';
 import { ackWaitFor, createDispatcher, type Dispatcher } from '../dispatcher/index.js';
 import { type App, buildRegistry } from '../registry/app.js';
 import { bootstrapAdminToken } from '../registry/auth.js';
+import { sweepIdempotencyKeys } from '../registry/publish.js';
 
 export interface Running {
   /** Where the registry listens, when it runs: `http://host:port`. */
@@ -38,9 +39,11 @@ export async function startHookline(
   let agent: Agent | null = null;
   let app: App | null = null;
   let dispatcher: Dispatcher | null = null;
+  let sweeper: NodeJS.Timeout | null = null;
 
   const close = onceClose(async () => {
     const errors = await runAll([
+      () => sweeper && clearInterval(sweeper),
       () => app?.close(),
       () => dispatcher?.close(),
       () => nc?.drain(),
@@ -78,6 +81,12 @@ export async function startHookline(
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       url = `http://${host}:${addr.port}`;
       log.info({ url }, 'registry listening');
+      sweeper = setInterval(() => {
+        sweepIdempotencyKeys({ mongo }).catch((err: unknown) =>
+          log.warn({ err }, 'idempotency sweep failed'),
+        );
+      }, 10 * 60_000);
+      sweeper.unref();
     }
     if (parts.dispatcher) {
       dispatcher = createDispatcher(deps, { metricsRegistry });

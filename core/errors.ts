@@ -30,7 +30,6 @@ export const ERRORS = {
     status: 409,
     message: 'A request with this idempotency key is still being processed; retry shortly.',
   },
-  method_not_allowed: { status: 405, message: 'Method not allowed.' },
   rate_limited: { status: 429, message: 'Too many requests.' },
   publish_failed: {
     status: 503,

@@ -14,7 +14,7 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function encodeBytes(bytes: Uint8Array, chars: number): string {
+export function encodeBytes(bytes: Uint8Array, chars: number): string {
   let out = '';
   let acc = 0;
   let bits = 0;

@@ -58,13 +58,16 @@ export async function connectMongo(url: string): Promise<Mongo> {
 export async function ensureIndexes(col: Collections): Promise<void> {
   await Promise.all([
     col.topics.createIndex({ name: 1 }, { unique: true }),
-    col.endpoints.createIndex({ topics: 1 }),
-    col.messages.createIndex({ topic: 1, _id: -1 }),
+    col.topics.createIndex({ created_at: -1 }),
+    col.endpoints.createIndex({ created_at: -1 }),
+    col.messages.createIndex({ created_at: -1 }),
+    col.messages.createIndex({ topic: 1, created_at: -1 }),
     col.idempotency.createIndex({ created_at: 1 }),
     col.deliveries.createIndex({ message_id: 1 }),
-    col.deliveries.createIndex({ endpoint_id: 1, _id: -1 }),
-    col.deliveries.createIndex({ status: 1, _id: -1 }),
-    col.attempts.createIndex({ delivery_id: 1, _id: -1 }),
+    col.deliveries.createIndex({ created_at: -1 }),
+    col.deliveries.createIndex({ endpoint_id: 1, created_at: -1 }),
+    col.deliveries.createIndex({ status: 1, created_at: -1 }),
+    col.attempts.createIndex({ delivery_id: 1, created_at: -1 }),
   ]);
 }
 

@@ -17,7 +17,7 @@ const INSERT_CHUNK = 1000;
  */
 export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
   const topic = m.subject.slice(ctx.names.eventsPrefix.length);
-  const messageId = m.headers?.get(H.msgId) || `msg_S${m.seq}`;
+  const messageId = m.headers?.get(H.message) || m.headers?.get(H.msgId) || `msg_S${m.seq}`;
   const now = new Date();
 
   if (m.headers?.get(H.recorded) !== '1') await recordMessage(ctx, m, messageId, topic);
@@ -43,13 +43,21 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
     created_at: now,
     updated_at: now,
   }));
+  const existed = new Set<string>();
   for (let i = 0; i < docs.length; i += INSERT_CHUNK) {
-    await insertIgnoringDuplicates(ctx, docs.slice(i, i + INSERT_CHUNK));
+    for (const id of await insertIgnoringDuplicates(ctx, docs.slice(i, i + INSERT_CHUNK)))
+      existed.add(id);
   }
+  // A delivery stored already was queued by an earlier fan-out of this event, unless that
+  // fan-out died between storing and queueing: then JetStream redelivers the event, and
+  // everything is queued again (JetStream drops the copies it has seen). A first delivery
+  // of a duplicate event (a sidecar re-reading lines beyond the duplicate window) queues
+  // only what is new, so no delivery is ever queued twice.
+  const toQueue = m.info.redelivered ? docs : docs.filter((d) => !existed.has(d._id));
 
   const body = m.data;
   const inFlight = new Set<Promise<unknown>>();
-  for (const d of docs) {
+  for (const d of toQueue) {
     const p = enqueueDelivery(ctx.js, ctx.config.namespace, {
       deliveryId: d._id,
       endpointId: d.endpoint_id,
@@ -61,22 +69,26 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
     if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  ctx.metrics.fannedOut.inc(docs.length);
+  ctx.metrics.fannedOut.inc(docs.length - existed.size);
   m.ack();
 }
 
+/** Inserts what is new; returns the ids that were stored already. */
 async function insertIgnoringDuplicates(
   ctx: DispatcherContext,
   docs: DeliveryDoc[],
-): Promise<void> {
+): Promise<string[]> {
   try {
     await ctx.mongo.col.deliveries.insertMany(docs, { ordered: false });
+    return [];
   } catch (err) {
-    // A repeated fan-out finds its deliveries stored already; anything else is real.
-    const writeErrors = (err as { writeErrors?: unknown[] | unknown }).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    const allDup = list.length > 0 && list.every((e) => (e as { code?: number }).code === 11000);
-    if (!allDup && !isDuplicateKey(err)) throw err;
+    const raw = (err as { writeErrors?: unknown }).writeErrors;
+    const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{
+      code?: number;
+      index?: number;
+    }>;
+    if (list.length === 0 || !list.every((e) => e.code === 11000)) throw err;
+    return list.map((e) => docs[e.index ?? -1]?._id).filter((id): id is string => id !== undefined);
   }
 }
 

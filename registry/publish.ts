@@ -9,6 +9,8 @@ import type { RegistryDeps } from './context.js';
 
 /** JetStream's duplicate window: a republish inside it is dropped by the server. */
 const DEDUPE_WINDOW_MS = 110_000;
+/** How long an idempotency key answers with its first message. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 /**
  * Accepts one message: records it, publishes it to JetStream and waits for the PubAck.
@@ -29,16 +31,9 @@ export async function publishMessage(
   };
 
   if (input.idempotencyKey !== null) {
-    try {
-      await idempotency.insertOne({
-        _id: input.idempotencyKey,
-        message_id: message._id,
-        created_at: message.created_at,
-      });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
+    const claimed = await claimKey(deps, input.idempotencyKey, message);
+    if (!claimed)
       return { message: await firstMessage(deps, input.idempotencyKey), repeated: true };
-    }
   }
 
   try {
@@ -59,6 +54,37 @@ export async function publishMessage(
     throw new ApiError('publish_failed');
   }
   return { message, repeated: false };
+}
+
+/**
+ * Stores the key, or finds it taken. A key older than the window is expired: removed and
+ * claimed afresh (the periodic sweep removes the rest).
+ */
+async function claimKey(deps: RegistryDeps, key: string, message: MessageDoc): Promise<boolean> {
+  const { idempotency } = deps.mongo.col;
+  for (let i = 0; i < 2; i++) {
+    try {
+      await idempotency.insertOne({
+        _id: key,
+        message_id: message._id,
+        created_at: message.created_at,
+      });
+      return true;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const expired = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
+      const removed = await idempotency.deleteOne({ _id: key, created_at: { $lt: expired } });
+      if (removed.deletedCount === 0) return false;
+    }
+  }
+  return false;
+}
+
+/** Removes idempotency keys past the window; the registry runs it periodically. */
+export async function sweepIdempotencyKeys(deps: Pick<RegistryDeps, 'mongo'>): Promise<number> {
+  const expired = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
+  const res = await deps.mongo.col.idempotency.deleteMany({ created_at: { $lt: expired } });
+  return res.deletedCount;
 }
 
 async function firstMessage(deps: RegistryDeps, key: string): Promise<MessageDoc> {

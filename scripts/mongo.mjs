@@ -41,6 +41,15 @@ export function freePort() {
   });
 }
 
+export function portFree(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.unref();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
 function findGo() {
   for (const candidate of ['go', '/usr/local/go/bin/go']) {
     const r = spawnSync(candidate, ['version'], { encoding: 'utf8' });

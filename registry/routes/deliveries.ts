@@ -50,8 +50,9 @@ export function deliveryRoutes(deps: RegistryDeps) {
     );
 
     /**
-     * A manual retry: one more attempt, now. A delivery still on its schedule is refused
-     * (409) rather than attempted twice at once.
+     * A manual retry of a failed delivery: one more attempt, now. A delivery still on its
+     * schedule is refused (409) rather than attempted twice at once, and a succeeded one
+     * because a succeeded delivery is never sent again.
      */
     app.post('/deliveries/:id/retry', { schema: { params: IdParam } }, async (req, reply) => {
       const d = await load(req.params.id);
@@ -60,6 +61,9 @@ export function deliveryRoutes(deps: RegistryDeps) {
           'conflict',
           'This delivery is pending already; it will be attempted at next_attempt_at.',
         );
+      }
+      if (d.status === 'succeeded') {
+        throw new ApiError('conflict', 'This delivery succeeded already; it is never sent again.');
       }
       const endpoint = await endpoints.findOne({ _id: d.endpoint_id });
       if (!endpoint) throw new ApiError('conflict', 'The endpoint of this delivery was deleted.');

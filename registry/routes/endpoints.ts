@@ -156,7 +156,9 @@ export function endpointRoutes(deps: RegistryDeps) {
           'This endpoint has not been verified yet: send its token to /verify.',
         );
       }
-      return endpointView(await update(current._id, { status: 'active', disabled_reason: null }));
+      // An endpoint disabled before it was verified goes back to waiting for its token.
+      const status = current.verification_token_hash ? 'pending' : 'active';
+      return endpointView(await update(current._id, { status, disabled_reason: null }));
     });
 
     app.post('/endpoints/:id/disable', { schema: { params: IdParam } }, async (req) => {

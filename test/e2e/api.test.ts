@@ -201,6 +201,10 @@ test('verification: a 2xx without the token leaves the endpoint pending until /v
       'invalid_token',
     );
     assertError(await h.api('POST', `/v1/endpoints/${res.body.id}/enable`), 409, 'conflict');
+    // Disabling and enabling does not skip the verification.
+    await h.api('POST', `/v1/endpoints/${res.body.id}/disable`);
+    const reenabled = await h.api('POST', `/v1/endpoints/${res.body.id}/enable`);
+    assert.equal(reenabled.body.status, 'pending');
     const ok = await h.api('POST', `/v1/endpoints/${res.body.id}/verify`, { token: tokens[0] });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.status, 'active');

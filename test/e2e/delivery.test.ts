@@ -269,6 +269,24 @@ test('idempotent publish: the same key answers the first message and publishes n
   assert.equal(r.events.length, 2);
   const list = await h.api('GET', '/v1/messages?topic=idem.topic');
   assert.equal(list.body.data.length, 2);
+
+  // After 24 hours a key is free again.
+  const { MongoClient } = await import('mongodb');
+  const client = await MongoClient.connect(h.mongodbUrl);
+  try {
+    await client
+      .db()
+      .collection('idempotency')
+      .updateOne(
+        { _id: 'order-42' as never },
+        { $set: { created_at: new Date(Date.now() - 25 * 3600 * 1000) } },
+      );
+  } finally {
+    await client.close();
+  }
+  const later = await publish('idem.topic', { v: 1 }, { 'idempotency-key': 'order-42' });
+  assert.notEqual(later.id, first.id);
+  await waitFor('the third event', () => r.events.length === 3);
 });
 
 test('an endpoint registered while running receives the next event', async () => {
@@ -337,6 +355,9 @@ test('a manual retry gives a failed delivery one more attempt', async () => {
   });
   const again = await h.api('GET', `/v1/deliveries/${d!.id}`);
   assert.ok(again.body.attempts >= 5);
+  // A succeeded delivery is never sent again, not even on request.
+  const resend = await h.api('POST', `/v1/deliveries/${d!.id}/retry`);
+  assert.equal(resend.status, 409);
   // A pending delivery is not retried twice at once.
   const r2 = await receiver((_req, res) => {
     res.writeHead(500);
@@ -351,4 +372,29 @@ test('a manual retry gives a failed delivery one more attempt', async () => {
   });
   assert.equal((await h.api('POST', `/v1/deliveries/${d2!.id}/retry`)).status, 409);
   await h.restart();
+});
+
+test('an event published twice under different JetStream ids is recorded and delivered once', async () => {
+  const r = await receiver();
+  await subscribe(h, 'dup.topic', r.url);
+  const { headers: natsHeaders } = await import('nats');
+  const { eventBody } = await import('../../core/event.js');
+  const js = h.running.nc.jetstream();
+  const body = eventBody('dup.topic', new Date(), { once: true });
+  // Two publishes of one message id under different JetStream ids: what a sidecar that
+  // re-reads a line long after the two-minute window produces.
+  for (const natsId of ['first-copy', 'second-copy']) {
+    const hd = natsHeaders();
+    hd.set('Hookline-Message', 'msg_DUPLICATE0000000000000000');
+    await js.publish(`${h.namespace}.events.dup.topic`, Buffer.from(body), {
+      msgID: natsId,
+      headers: hd,
+    });
+  }
+  await waitFor('the event', () => r.events.length === 1);
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(r.events.length, 1);
+  const msg = await h.api('GET', '/v1/messages/msg_DUPLICATE0000000000000000');
+  assert.equal(msg.status, 200, 'an event that did not come through the API is recorded too');
+  assert.deepEqual(msg.body.data, { once: true });
 });

@@ -145,3 +145,33 @@ test('SIGKILL loses nothing: every accepted message is delivered after a restart
   const messages = await api2('GET', '/v1/messages?limit=1000');
   assert.equal(messages.body.data.length, accepted.length, 'the record survived the crash');
 });
+
+test('the README demo (npm start) brings hookline up and shows a signed event delivered', async () => {
+  const iso = isolation('demo');
+  cleanups.push(() => iso.cleanup());
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['scripts/up.mjs', '--once'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOOKLINE_MONGODB_URL: iso.mongodbUrl,
+      HOOKLINE_NAMESPACE: iso.namespace,
+      HOOKLINE_NATS_URL: NATS_URL,
+      HOOKLINE_ADDR: '127.0.0.1:0',
+      HOOKLINE_ADMIN_TOKEN: 'demo-admin',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, out);
+  assert.match(out, /subscriber: received book\.created .*signature OK/);
+  assert.match(out, /delivery +dlv_\S+ +succeeded, 1 attempt/);
+});

@@ -1,0 +1,210 @@
+// `npm start`: brings up a working hookline on this machine and shows an event flowing.
+//
+//  1. finds MongoDB (HOOKLINE_MONGODB_URL, or 127.0.0.1:27017) or starts FerretDB;
+//  2. builds hookline if needed and starts `hookline all` (registry + dispatcher);
+//  3. starts a demo subscriber on http://127.0.0.1:4000/receive-events that checks signatures;
+//  4. creates the Book Server topics, registers the subscriber, publishes book.created,
+//     and prints the delivery and its attempts. Then it keeps running until Ctrl-C.
+//
+// `--once` stops after the demo (used by the test suite to keep this command honest).
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { answers, freePort, portFree, startFerretDB } from './mongo.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const once = process.argv.includes('--once');
+const state = join(root, '.hookline');
+mkdirSync(state, { recursive: true });
+const say = (s) => process.stdout.write(`${s}\n`);
+
+const cleanups = [];
+async function shutdown(code) {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+// 1. MongoDB
+let mongoUrl = process.env.HOOKLINE_MONGODB_URL;
+if (mongoUrl && !(await answers(mongoUrl))) {
+  say(`hookline: HOOKLINE_MONGODB_URL (${mongoUrl}) does not answer.`);
+  process.exit(1);
+}
+if (!mongoUrl && (await answers('mongodb://127.0.0.1:27017/hookline'))) {
+  mongoUrl = 'mongodb://127.0.0.1:27017/hookline';
+  say('hookline: using the MongoDB at 127.0.0.1:27017');
+}
+if (!mongoUrl) {
+  say('hookline: no MongoDB answers; starting FerretDB (data in .hookline/ferretdb)');
+  const port = (await portFree(27017)) ? 27017 : undefined;
+  const ferret = await startFerretDB({ dir: join(state, 'ferretdb'), port, log: say });
+  cleanups.push(() => ferret.stop());
+  mongoUrl = `${ferret.url}/hookline`;
+}
+
+// 2. hookline all
+const built = join(root, 'dist', 'cli.js');
+const newestSource = ['cli.ts', 'core', 'registry', 'dispatcher', 'sidecar', 'cli']
+  .map((p) => join(root, p))
+  .filter(existsSync)
+  .map((p) => statSync(p).mtimeMs)
+  .reduce((a, b) => Math.max(a, b), 0);
+if (!existsSync(built) || statSync(built).mtimeMs < newestSource) {
+  say('hookline: building (npm run build) …');
+  const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(1);
+}
+const tokenFile = join(state, 'admin-token');
+if (!process.env.HOOKLINE_ADMIN_TOKEN && !existsSync(tokenFile)) {
+  writeFileSync(tokenFile, `hl_admin_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+}
+const token = process.env.HOOKLINE_ADMIN_TOKEN ?? readFileSync(tokenFile, 'utf8').trim();
+const addr = process.env.HOOKLINE_ADDR ?? '127.0.0.1:8080';
+const receiverPort = Number(process.env.HOOKLINE_DEMO_PORT ?? (once ? await freePort() : 4000));
+const env = {
+  ...process.env,
+  HOOKLINE_MONGODB_URL: mongoUrl,
+  HOOKLINE_ADMIN_TOKEN: token,
+  HOOKLINE_ADDR: addr,
+  // The demo subscriber lives on this machine: allow exactly its address.
+  HOOKLINE_ALLOW_TARGETS: process.env.HOOKLINE_ALLOW_TARGETS ?? '127.0.0.1/32',
+};
+const server = spawn(process.execPath, [built, 'all'], {
+  cwd: root,
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+cleanups.push(
+  () =>
+    new Promise((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once('exit', resolve);
+      server.kill('SIGTERM');
+    }),
+);
+let logs = '';
+server.stdout.on('data', (c) => {
+  logs += c.toString();
+  if (!once && process.env.HOOKLINE_DEMO_LOGS) process.stdout.write(c);
+});
+const apiUrl = await new Promise((resolve, reject) => {
+  const timer = setInterval(() => {
+    const m = /"url":"(http:\/\/[^"]+)","msg":"registry listening"/.exec(logs);
+    if (m) {
+      clearInterval(timer);
+      resolve(m[1]);
+    }
+    if (server.exitCode !== null) {
+      clearInterval(timer);
+      reject(new Error(`hookline exited (${server.exitCode}):\n${logs}`));
+    }
+  }, 50);
+});
+
+// 3. the demo subscriber ("User A" of the Book Server story)
+const { verifySignature } = await import(join(root, 'dist', 'core', 'signing.js'));
+let secret = '';
+const received = [];
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => {
+    body += c;
+  });
+  req.on('end', () => {
+    const event = JSON.parse(body);
+    if (event.type === 'endpoint.verification') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ token: event.data.token }));
+    }
+    let verified = 'no secret yet';
+    try {
+      verifySignature(
+        secret,
+        {
+          id: req.headers['webhook-id'],
+          timestamp: req.headers['webhook-timestamp'],
+          signature: req.headers['webhook-signature'],
+        },
+        body,
+      );
+      verified = 'signature OK';
+    } catch (err) {
+      verified = `signature INVALID (${err.message})`;
+    }
+    received.push(event);
+    say(
+      `subscriber: received ${event.type} ${JSON.stringify(event.data)} [${req.headers['webhook-id']}, ${verified}]`,
+    );
+    res.writeHead(200);
+    res.end();
+  });
+});
+await new Promise((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+cleanups.push(() => new Promise((resolve) => receiver.close(resolve)));
+const hookUrl = `http://127.0.0.1:${receiverPort}/receive-events`;
+
+// 4. the Book Server flow, through the REST API
+async function api(method, path, body) {
+  const res = await fetch(apiUrl + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+for (const name of ['book.created', 'book.deleted']) await api('POST', '/v1/topics', { name });
+const existing = (await api('GET', '/v1/endpoints?limit=1000')).body.data.filter(
+  (e) => e.url === hookUrl,
+);
+for (const e of existing) await api('DELETE', `/v1/endpoints/${e.id}`);
+const endpoint = await api('POST', '/v1/endpoints', {
+  url: hookUrl,
+  topics: ['book.created', 'book.deleted'],
+});
+if (endpoint.status !== 201) {
+  say(`hookline: registering the demo subscriber failed: ${JSON.stringify(endpoint.body)}`);
+  await shutdown(1);
+}
+secret = endpoint.body.secret;
+const message = await api('POST', '/v1/messages', {
+  topic: 'book.created',
+  data: { id: 1, title: 'The Left Hand of Darkness', author: 'Ursula K. Le Guin' },
+});
+const deadline = Date.now() + 15_000;
+let delivery;
+while (Date.now() < deadline) {
+  const ds = await api('GET', `/v1/messages/${message.body.id}/deliveries`);
+  delivery = ds.body.data[0];
+  if (delivery?.status === 'succeeded') break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+const attempts = delivery
+  ? (await api('GET', `/v1/deliveries/${delivery.id}/attempts`)).body.data
+  : [];
+say('');
+say(`registry      ${apiUrl}   (admin token: ${token})`);
+say(`subscriber    ${hookUrl}   endpoint ${endpoint.body.id}, ${endpoint.body.status}`);
+say(`message       ${message.body.id}   book.created`);
+say(`delivery      ${delivery?.id}   ${delivery?.status}, ${delivery?.attempts} attempt(s)`);
+for (const a of attempts)
+  say(`  attempt     HTTP ${a.status_code} in ${a.duration_ms} ms at ${a.created_at}`);
+say('');
+if (delivery?.status !== 'succeeded' || received.length === 0) {
+  say('hookline: the demo event was not delivered');
+  await shutdown(1);
+}
+if (once) await shutdown(0);
+say('hookline is running. Try, in another terminal:');
+say(`  export HOOKLINE_URL=${apiUrl} HOOKLINE_TOKEN=${token}`);
+say(`  node dist/cli.js publish book.deleted '{"id":1}'`);
+say('  node dist/cli.js deliveries list');
+say('Ctrl-C stops everything.');
