@@ -1,15 +1,20 @@
-import { ConfigError, loadConfig, settingsTable } from '../core/config.js';
+import { type Config, ConfigError, loadConfig, settingsTable } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { parseArgs } from './args.js';
+import { flag, type ParsedArgs, parseArgs } from './args.js';
 import { runClient } from './client.js';
-import { startHookline } from './server.js';
+import { startHookline, startSidecar } from './server.js';
+import type { SidecarSource } from '../sidecar/index.js';
+import type { Logger } from '../core/logger.js';
 
 const USAGE = `hookline: webhook delivery on NATS JetStream and MongoDB
 
 Servers:
   hookline registry      the REST API
   hookline dispatcher    consumes events and delivers them (run as many as you like)
-  hookline all           registry and dispatcher in one process
+  hookline all           registry and dispatcher in one process (--sidecar adds the sidecar)
+  hookline sidecar       publishes tagged log lines of labelled containers (HOOKLINE_DOCKER_HOST)
+  hookline sidecar --file PATH --service NAME --topics a,b [--field F] [--data D] [--pattern RE]
+  hookline sidecar --stdin --service NAME --topics a,b [...]   (app | hookline sidecar --stdin …)
 
 Clients of the REST API (HOOKLINE_URL, HOOKLINE_TOKEN):
   hookline topics create NAME [--description D] | list
@@ -45,6 +50,8 @@ export async function main(argv: string[]): Promise<number | null> {
     throw err;
   }
 
+  if (command === 'sidecar') return runSidecar(args, config);
+
   if (command === 'registry' || command === 'dispatcher' || command === 'all') {
     const log = createLogger(config.logLevel, undefined, { service: `hookline-${command}` });
     const running = await startHookline(
@@ -58,23 +65,19 @@ export async function main(argv: string[]): Promise<number | null> {
           ),
       },
     );
-    let signals = 0;
-    const stop = (signal: string) => {
-      signals++;
-      if (signals > 1) process.exit(1);
-      log.info({ signal }, 'shutting down');
-      const hardStop = setTimeout(() => {
-        log.error('shutdown took too long; exiting');
-        process.exit(1);
-      }, config.shutdownTimeout + 2500);
-      hardStop.unref();
-      running.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    let sidecar: { close(): Promise<void> } | null = null;
+    if (command === 'all' && args.flags.has('sidecar')) {
+      const sidecarConfig = {
+        ...config,
+        url: running.url ?? config.url,
+        token: config.token || config.adminToken,
+      };
+      sidecar = await startSidecar(sidecarConfig, log, { kind: 'docker' }, running.nc);
+    }
+    onSignals(log, config.shutdownTimeout, async () => {
+      await sidecar?.close();
+      await running.close();
+    });
     return null;
   }
 
@@ -85,4 +88,57 @@ export async function main(argv: string[]): Promise<number | null> {
   }
   process.stderr.write(`hookline: unknown command "${command}"\n\n${USAGE}`);
   return 2;
+}
+
+/** One signal handler per process: the first signal closes in order, a second exits at once. */
+function onSignals(log: Logger, shutdownTimeout: number, close: () => Promise<void>): void {
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    log.info({ signal }, 'shutting down');
+    const hardStop = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, shutdownTimeout + 2500);
+    hardStop.unref();
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function runSidecar(args: ParsedArgs, config: Config): Promise<number | null> {
+  const log = createLogger(config.logLevel, args.flags.has('stdin') ? process.stderr : undefined, {
+    service: 'hookline-sidecar',
+  });
+  const file = flag(args, 'file');
+  const stdin = args.flags.has('stdin');
+  let source: SidecarSource = { kind: 'docker' };
+  if (file !== undefined || stdin) {
+    const service = flag(args, 'service');
+    const topics = flag(args, 'topics');
+    if (!service || !topics)
+      throw new Error('--file and --stdin need --service NAME and --topics a,b');
+    const rules = {
+      service,
+      topics,
+      field: flag(args, 'field'),
+      data: flag(args, 'data'),
+      pattern: flag(args, 'pattern'),
+    };
+    source =
+      file !== undefined ? { kind: 'file', path: file, ...rules } : { kind: 'stdin', ...rules };
+  }
+  const running = await startSidecar(config, log, source);
+  if (source.kind === 'stdin') {
+    await running.sidecar.finished();
+    await running.close();
+    return 0;
+  }
+  onSignals(log, config.shutdownTimeout, running.close);
+  return null;
 }

@@ -11,6 +11,7 @@ import { connectNats, ensureStreams, natsNames } from '../core/nats.js';
 import { ackWaitFor, createDispatcher, type Dispatcher } from '../dispatcher/index.js';
 import { type App, buildRegistry } from '../registry/app.js';
 import { bootstrapAdminToken } from '../registry/auth.js';
+import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
 import { sweepIdempotencyKeys } from '../registry/publish.js';
 
 export interface Running {
@@ -93,6 +94,37 @@ export async function startHookline(
       await dispatcher.start();
     }
     return { url, app, dispatcher, mongo, nc, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * The sidecar alone: it needs NATS (to publish and keep checkpoints) and the registry's
+ * URL (to register topics), not MongoDB.
+ */
+export async function startSidecar(
+  config: Config,
+  log: Logger,
+  source: SidecarSource,
+  nc?: NatsConnection,
+) {
+  const own = nc ?? (await connectNats(config.natsUrl, 'hookline-sidecar', log));
+  let sidecar: Sidecar | null = null;
+  const close = onceClose(async () => {
+    const errors = await runAll([() => sidecar?.close(), () => (nc ? undefined : own.drain())]);
+    for (const err of errors) log.warn({ err }, 'error while shutting down the sidecar');
+  });
+  try {
+    const jsm = await own.jetstreamManager();
+    await ensureStreams(jsm, natsNames(config.namespace), {
+      ackWaitMs: ackWaitFor(config.deliveryTimeout),
+      maxAckPendingDeliveries: 200_000,
+    });
+    sidecar = await createSidecar({ config, log, js: own.jetstream() }, source);
+    await sidecar.start();
+    return { sidecar, close };
   } catch (err) {
     await close();
     throw err;

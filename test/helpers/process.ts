@@ -20,6 +20,8 @@ export async function spawnHookline(
   args: string[],
   env: Record<string, string>,
   timeoutMs = 30_000,
+  /** For processes without a registry: a log text that means "started". */
+  readyText?: string,
 ): Promise<HooklineProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), ...args], {
     cwd: ROOT,
@@ -46,12 +48,13 @@ export async function spawnHookline(
       break;
     }
     if (args[0] === 'dispatcher' && out.includes('dispatcher started')) break;
+    if (readyText && out.includes(readyText)) break;
     if (child.exitCode !== null) {
       throw new Error(`hookline exited early (${child.exitCode}):\n${err}\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!url && args[0] !== 'dispatcher') {
+  if (!url && args[0] !== 'dispatcher' && !(readyText && out.includes(readyText))) {
     child.kill('SIGKILL');
     throw new Error(`hookline did not start within ${timeoutMs} ms:\n${err}\n${out}`);
   }
