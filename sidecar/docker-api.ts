@@ -1,4 +1,4 @@
-import { Client } from 'undici';
+import { Pool } from 'undici';
 
 /**
  * The few Docker Engine API calls the sidecar makes, all reads: list containers, inspect
@@ -38,15 +38,14 @@ export class DockerApiError extends Error {
 
 /** `unix:///var/run/docker.sock`, `tcp://host:2375` or `http://host:2375`. */
 export function createDockerApi(host: string) {
-  let client: Client;
+  // A pool, not one connection: log and event streams hold their connection open for as
+  // long as they run, and every followed container has one.
+  let client: Pool;
+  const common = { bodyTimeout: 0, headersTimeout: 30_000, connections: 256 };
   if (host.startsWith('unix://')) {
-    client = new Client('http://docker', {
-      socketPath: host.slice('unix://'.length),
-      bodyTimeout: 0,
-      headersTimeout: 30_000,
-    });
+    client = new Pool('http://docker', { ...common, socketPath: host.slice('unix://'.length) });
   } else if (/^(tcp|http):\/\//.test(host)) {
-    client = new Client(host.replace(/^tcp:/, 'http:'), { bodyTimeout: 0, headersTimeout: 30_000 });
+    client = new Pool(host.replace(/^tcp:/, 'http:'), common);
   } else {
     throw new Error(
       `HOOKLINE_DOCKER_HOST "${host}" is not unix://PATH, tcp://HOST:PORT or http://HOST:PORT`,
@@ -65,19 +64,19 @@ export function createDockerApi(host: string) {
     return res;
   }
 
-  async function getJson<T>(path: string): Promise<T> {
-    const res = await get(path);
+  async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+    const res = await get(path, signal);
     return (await res.body.json()) as T;
   }
 
   const filters = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
 
   return {
-    listContainers(label: string): Promise<ContainerSummary[]> {
-      return getJson(`/containers/json?filters=${filters({ label: [label] })}`);
+    listContainers(label: string, signal?: AbortSignal): Promise<ContainerSummary[]> {
+      return getJson(`/containers/json?filters=${filters({ label: [label] })}`, signal);
     },
-    inspect(id: string): Promise<ContainerInfo> {
-      return getJson(`/containers/${encodeURIComponent(id)}/json`);
+    inspect(id: string, signal?: AbortSignal): Promise<ContainerInfo> {
+      return getJson(`/containers/${encodeURIComponent(id)}/json`, signal);
     },
     /** The raw log stream: multiplexed frames unless the container has a TTY. */
     async logs(id: string, sinceSec: number, signal: AbortSignal): Promise<AsyncIterable<Buffer>> {

@@ -60,7 +60,7 @@ export function watchDocker(opts: DockerSourceOptions) {
     entry.done = (async () => {
       try {
         while (!stopped && !abort.signal.aborted) {
-          const info = await opts.api.inspect(id);
+          const info = await opts.api.inspect(id, abort.signal);
           let rules: Rules | null;
           try {
             rules = rulesFromLabels(info.Config.Labels ?? {}, info.Name);
@@ -79,7 +79,7 @@ export function watchDocker(opts: DockerSourceOptions) {
           const ended = await readLogs(id, info.Config.Tty, rules, abort.signal);
           if (ended === 'aborted') return;
           // The stream ended: the container stopped, or the daemon dropped us.
-          const again = await opts.api.inspect(id).catch(() => null);
+          const again = await opts.api.inspect(id, abort.signal).catch(() => null);
           if (!again?.State.Running) return;
           await new Promise((r) => setTimeout(r, reconnectMs));
         }
@@ -161,7 +161,8 @@ export function watchDocker(opts: DockerSourceOptions) {
       try {
         const stream = await opts.api.events(ENABLED, eventsAbort.signal);
         // Pick up what started before (or while) we were not listening.
-        for (const c of await opts.api.listContainers(ENABLED)) void followContainer(c.Id);
+        for (const c of await opts.api.listContainers(ENABLED, eventsAbort.signal))
+          void followContainer(c.Id);
         let buf = '';
         for await (const chunk of stream) {
           buf += chunk.toString('utf8');
