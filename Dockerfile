@@ -9,6 +9,7 @@ COPY registry registry
 COPY dispatcher dispatcher
 COPY sidecar sidecar
 COPY cli cli
+COPY demo demo
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -4,12 +4,24 @@
 //  2. builds hookline if needed and starts `hookline all` (registry + dispatcher);
 //  3. starts a demo subscriber on http://127.0.0.1:4000/receive-events that checks signatures;
 //  4. creates the Book Server topics, registers the subscriber, publishes book.created,
-//     and prints the delivery and its attempts. Then it keeps running until Ctrl-C.
+//     and prints the delivery and its attempts;
+//  5. starts the demo Book Server (it only logs tagged lines) and `hookline sidecar --file`
+//     on its log, creates a book, and shows the event arrive at the subscriber.
+//  Then it keeps running until Ctrl-C.
 //
 // `--once` stops after the demo (used by the test suite to keep this command honest).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,11 +61,16 @@ if (!mongoUrl) {
 
 // 2. hookline all
 const built = join(root, 'dist', 'cli.js');
-const newestSource = ['cli.ts', 'core', 'registry', 'dispatcher', 'sidecar', 'cli']
-  .map((p) => join(root, p))
-  .filter(existsSync)
-  .map((p) => statSync(p).mtimeMs)
-  .reduce((a, b) => Math.max(a, b), 0);
+const newest = (p) =>
+  statSync(p).isDirectory()
+    ? Math.max(0, ...readdirSync(p).map((n) => newest(join(p, n))))
+    : statSync(p).mtimeMs;
+const newestSource = Math.max(
+  ...['cli.ts', 'core', 'registry', 'dispatcher', 'sidecar', 'cli', 'demo']
+    .map((p) => join(root, p))
+    .filter(existsSync)
+    .map(newest),
+);
 if (!existsSync(built) || statSync(built).mtimeMs < newestSource) {
   say('hookline: building (npm run build) …');
   const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
@@ -202,8 +219,84 @@ if (delivery?.status !== 'succeeded' || received.length === 0) {
   say('hookline: the demo event was not delivered');
   await shutdown(1);
 }
+
+// 5. zero code: the Book Server only logs; the sidecar follows its log file.
+const booksLog = once
+  ? join(mkdtempSync(join(tmpdir(), 'hookline-books-')), 'books.log')
+  : join(state, 'books.log');
+const booksPort = once ? await freePort() : Number(process.env.HOOKLINE_DEMO_BOOKS_PORT ?? 3000);
+function child(args, extraEnv = {}) {
+  const c = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        if (c.exitCode !== null) return resolve();
+        c.once('exit', resolve);
+        c.kill('SIGTERM');
+      }),
+  );
+  return c;
+}
+child([
+  join(root, 'dist', 'demo', 'book-server.js'),
+  '--port',
+  String(booksPort),
+  '--log-file',
+  booksLog,
+]);
+child(
+  [
+    join(root, 'dist', 'cli.js'),
+    'sidecar',
+    '--file',
+    booksLog,
+    '--service',
+    'books',
+    '--topics',
+    'book.created,book.deleted',
+  ],
+  {
+    HOOKLINE_URL: apiUrl,
+    HOOKLINE_TOKEN: token,
+  },
+);
+const booksUrl = `http://127.0.0.1:${booksPort}`;
+let created = null;
+for (let i = 0; i < 100 && !created; i++) {
+  try {
+    const res = await fetch(`${booksUrl}/books`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'A Wizard of Earthsea', author: 'Ursula K. Le Guin' }),
+    });
+    if (res.status === 201) created = await res.json();
+  } catch {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const fromLogs = () =>
+  received.some(
+    (e) =>
+      e.type === 'book.created' && e.data?.id === created?.id && e.data?.title === created?.title,
+  );
+for (let i = 0; i < 150 && !fromLogs(); i++) await new Promise((r) => setTimeout(r, 100));
+say('');
+say(`book server   ${booksUrl}   logs to ${booksLog}, followed by: hookline sidecar --file`);
+say(
+  `              POST /books → log line → sidecar → JetStream → dispatcher → subscriber: ${fromLogs() ? 'delivered' : 'NOT delivered'}`,
+);
+say('');
+if (!fromLogs()) {
+  say("hookline: the event from the Book Server's log was not delivered");
+  await shutdown(1);
+}
 if (once) await shutdown(0);
 say('hookline is running. Try, in another terminal:');
+say(`  curl -X POST ${booksUrl}/books -H 'content-type: application/json' -d '{"title":"Dune"}'`);
 say(`  export HOOKLINE_URL=${apiUrl} HOOKLINE_TOKEN=${token}`);
 say(`  node dist/cli.js publish book.deleted '{"id":1}'`);
 say('  node dist/cli.js deliveries list');

@@ -1,6 +1,6 @@
 // `npm test`: finds or starts a MongoDB-wire server, then runs every test file with node's
 // test runner against it and the NATS server (HOOKLINE_NATS_URL, default 127.0.0.1:4222).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { answers, splitMongoUrl, startFerretDB } from '../scripts/mongo.mjs';
@@ -36,6 +36,27 @@ if (!mongoBase) {
   console.error(`hookline tests: FerretDB at ${mongoBase} (data in ${ferret.dataDir})`);
 }
 
+// Podman's Docker-compatible service, for the sidecar's test against a real engine.
+let podmanPid = null;
+const env = { ...process.env, HOOKLINE_TEST_MONGODB_URL: mongoBase };
+const runsPodmanTest = files.some((f) => f.includes('podman'));
+if (
+  runsPodmanTest &&
+  !env.HOOKLINE_TEST_PODMAN_SOCK &&
+  spawnSync('sh', ['-c', 'command -v podman']).status === 0
+) {
+  const r = spawnSync('bash', [join(root, 'test', 'podman', 'setup.sh')], { encoding: 'utf8' });
+  if (r.status === 0) {
+    const [sock, pid, conf] = r.stdout.trim().split(' ');
+    podmanPid = Number(pid);
+    env.HOOKLINE_TEST_PODMAN_SOCK = sock;
+    env.HOOKLINE_TEST_CONTAINERS_CONF = conf;
+    console.error(`hookline tests: Podman's Docker API at ${sock}`);
+  } else {
+    console.error(`hookline tests: could not start Podman's service:\n${r.stderr}`);
+  }
+}
+
 const child = spawn(
   process.execPath,
   [
@@ -50,11 +71,18 @@ const child = spawn(
   {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, HOOKLINE_TEST_MONGODB_URL: mongoBase },
+    env,
   },
 );
 const code = await new Promise((resolve) =>
   child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))),
 );
 if (ferret) await ferret.stop();
+if (podmanPid) {
+  try {
+    process.kill(podmanPid, 'SIGTERM');
+  } catch {
+    // gone already
+  }
+}
 process.exit(code);

@@ -174,4 +174,8 @@ test('the README demo (npm start) brings hookline up and shows a signed event de
   assert.equal(code, 0, out);
   assert.match(out, /subscriber: received book\.created .*signature OK/);
   assert.match(out, /delivery +dlv_\S+ +succeeded, 1 attempt/);
+  assert.match(
+    out,
+    /POST \/books → log line → sidecar → JetStream → dispatcher → subscriber: delivered/,
+  );
 });
