@@ -74,3 +74,17 @@ export async function ensureIndexes(col: Collections): Promise<void> {
 export function isDuplicateKey(err: unknown): boolean {
   return (err as { code?: number }).code === 11000;
 }
+
+/**
+ * The positions of the documents an unordered insertMany refused as duplicates. Rethrows
+ * anything that is not only duplicate keys.
+ */
+export function duplicateKeyIndexes(err: unknown): number[] {
+  const raw = (err as { writeErrors?: unknown }).writeErrors;
+  const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{
+    code?: number;
+    index?: number;
+  }>;
+  if (list.length === 0 || !list.every((e) => e.code === 11000)) throw err;
+  return list.map((e) => e.index ?? -1).filter((i) => i >= 0);
+}

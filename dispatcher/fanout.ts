@@ -2,7 +2,7 @@ import type { JsMsg } from 'nats';
 import { H, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
 import type { DeliveryDoc, MessageDoc } from '../core/model.js';
-import { isDuplicateKey } from '../core/mongo.js';
+import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { enqueueDelivery } from '../core/queue.js';
 import type { DispatcherContext } from './context.js';
 
@@ -82,13 +82,9 @@ async function insertIgnoringDuplicates(
     await ctx.mongo.col.deliveries.insertMany(docs, { ordered: false });
     return [];
   } catch (err) {
-    const raw = (err as { writeErrors?: unknown }).writeErrors;
-    const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{
-      code?: number;
-      index?: number;
-    }>;
-    if (list.length === 0 || !list.every((e) => e.code === 11000)) throw err;
-    return list.map((e) => docs[e.index ?? -1]?._id).filter((id): id is string => id !== undefined);
+    return duplicateKeyIndexes(err)
+      .map((i) => docs[i]?._id)
+      .filter((id): id is string => id !== undefined);
   }
 }
 

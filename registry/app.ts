@@ -119,11 +119,12 @@ function toErrorBody(err: FastifyError | ApiError): {
     const path = first?.instancePath
       ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
       : '';
+    const prefix = path ? `${path}.` : '';
     const field =
       first?.keyword === 'required'
-        ? String((first.params as { missingProperty?: string }).missingProperty)
+        ? prefix + String((first.params as { missingProperty?: string }).missingProperty)
         : first?.keyword === 'additionalProperties'
-          ? String((first.params as { additionalProperty?: string }).additionalProperty)
+          ? prefix + String((first.params as { additionalProperty?: string }).additionalProperty)
           : path;
     const what =
       first?.keyword === 'additionalProperties'

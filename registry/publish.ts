@@ -3,7 +3,7 @@ import { ApiError } from '../core/errors.js';
 import { eventBody, H } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import type { MessageDoc } from '../core/model.js';
-import { isDuplicateKey } from '../core/mongo.js';
+import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { natsNames } from '../core/nats.js';
 import type { RegistryDeps } from './context.js';
 
@@ -12,48 +12,122 @@ const DEDUPE_WINDOW_MS = 110_000;
 /** How long an idempotency key answers with its first message. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
+export interface PublishInput {
+  topic: string;
+  data: unknown;
+  idempotencyKey: string | null;
+}
+
+export interface Published {
+  message: MessageDoc;
+  repeated: boolean;
+}
+
+/** Accepts one message; see `publishMany`. */
+export async function publishMessage(deps: RegistryDeps, input: PublishInput): Promise<Published> {
+  return (await publishMany(deps, [input]))[0] as Published;
+}
+
 /**
- * Accepts one message: records it, publishes it to JetStream and waits for the PubAck.
- * With an idempotency key, a repeated request answers the first message and publishes
- * nothing new. Returns the stored message and whether it was a repeat.
+ * Accepts messages: records them, publishes them to JetStream and waits for every PubAck
+ * (one round trip per step for the whole batch, the publishes in flight together). A
+ * message whose idempotency key was seen within 24 h answers the first message and
+ * publishes nothing new. If JetStream refuses some, those are taken back and
+ * `publish_failed` names them; the rest stay accepted.
  */
-export async function publishMessage(
+export async function publishMany(
   deps: RegistryDeps,
-  input: { topic: string; data: unknown; idempotencyKey: string | null },
-): Promise<{ message: MessageDoc; repeated: boolean }> {
+  inputs: readonly PublishInput[],
+): Promise<Published[]> {
   const { messages, idempotency } = deps.mongo.col;
-  const message: MessageDoc = {
+  const now = new Date();
+  const fresh: MessageDoc[] = inputs.map((input) => ({
     _id: newId('msg'),
     topic: input.topic,
     data: input.data ?? null,
     idempotency_key: input.idempotencyKey,
-    created_at: new Date(),
-  };
+    created_at: now,
+  }));
+  const results: Array<Published | null> = inputs.map(() => null);
 
-  if (input.idempotencyKey !== null) {
-    const claimed = await claimKey(deps, input.idempotencyKey, message);
-    if (!claimed)
-      return { message: await firstMessage(deps, input.idempotencyKey), repeated: true };
-  }
-
-  try {
-    await messages.insertOne(message);
-  } catch (err) {
-    if (input.idempotencyKey !== null) await idempotency.deleteOne({ _id: input.idempotencyKey });
-    throw err;
-  }
-  try {
-    await publishToStream(deps, message);
-  } catch (err) {
-    deps.log.error({ err, message_id: message._id }, 'JetStream did not acknowledge a message');
-    // Nothing was accepted: take back what was stored so a retry starts clean.
-    await messages.deleteOne({ _id: message._id }).catch(() => undefined);
-    if (input.idempotencyKey !== null) {
-      await idempotency.deleteOne({ _id: input.idempotencyKey }).catch(() => undefined);
+  // Keys: the first use of a key in the batch claims it; a later one repeats it.
+  const firstIndexOfKey = new Map<string, number>();
+  const claimants: number[] = [];
+  inputs.forEach((input, i) => {
+    if (input.idempotencyKey === null) return;
+    if (firstIndexOfKey.has(input.idempotencyKey)) return;
+    firstIndexOfKey.set(input.idempotencyKey, i);
+    claimants.push(i);
+  });
+  const taken = new Set<number>();
+  if (claimants.length > 0) {
+    try {
+      await idempotency.insertMany(
+        claimants.map((i) => ({
+          _id: inputs[i]?.idempotencyKey as string,
+          message_id: fresh[i]?._id as string,
+          created_at: now,
+        })),
+        { ordered: false },
+      );
+    } catch (err) {
+      for (const pos of duplicateKeyIndexes(err)) taken.add(claimants[pos] as number);
     }
-    throw new ApiError('publish_failed');
   }
-  return { message, repeated: false };
+  for (const i of taken) {
+    const key = inputs[i]?.idempotencyKey as string;
+    // Taken: by a message within the window (a repeat), or by an expired one (claim it).
+    if (!(await claimKey(deps, key, fresh[i] as MessageDoc))) {
+      results[i] = { message: await firstMessage(deps, key), repeated: true };
+    }
+  }
+  inputs.forEach((input, i) => {
+    const first =
+      input.idempotencyKey === null ? i : (firstIndexOfKey.get(input.idempotencyKey) as number);
+    if (first !== i)
+      results[i] = {
+        message: results[first]?.message ?? (fresh[first] as MessageDoc),
+        repeated: true,
+      };
+  });
+
+  const toStore = fresh.filter((_, i) => results[i] === null);
+  const releaseKeys = (docs: MessageDoc[]) => {
+    const keys = docs.map((m) => m.idempotency_key).filter((k): k is string => k !== null);
+    return keys.length > 0
+      ? idempotency.deleteMany({ _id: { $in: keys } }).catch(() => undefined)
+      : undefined;
+  };
+  if (toStore.length > 0) {
+    try {
+      await messages.insertMany(toStore, { ordered: false });
+    } catch (err) {
+      await releaseKeys(toStore);
+      throw err;
+    }
+  }
+  const outcomes = await Promise.allSettled(toStore.map((m) => publishToStream(deps, m)));
+  const failed = toStore.filter((_, k) => outcomes[k]?.status === 'rejected');
+  if (failed.length > 0) {
+    deps.log.error(
+      {
+        count: failed.length,
+        err: (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason,
+      },
+      'JetStream did not acknowledge messages',
+    );
+    // Not accepted: take back what was stored so a retry starts clean.
+    await messages.deleteMany({ _id: { $in: failed.map((m) => m._id) } }).catch(() => undefined);
+    await releaseKeys(failed);
+    const failedIds = new Set(failed.map((m) => m._id));
+    throw new ApiError('publish_failed', undefined, {
+      failed: fresh.map((m, i) => (failedIds.has(m._id) ? i : -1)).filter((i) => i >= 0),
+      accepted: fresh
+        .filter((m, i) => results[i] === null && !failedIds.has(m._id))
+        .map((m) => m._id),
+    });
+  }
+  return fresh.map((m, i) => results[i] ?? { message: m, repeated: false });
 }
 
 /**

@@ -58,6 +58,20 @@ export const PublishMessage = Type.Object(
 );
 export type PublishMessage = Static<typeof PublishMessage>;
 
+export const PublishBatch = Type.Object(
+  {
+    messages: Type.Array(
+      Type.Object(
+        { topic: TopicName, data: Type.Unknown(), idempotency_key: Type.Optional(IdempotencyKey) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PublishBatch = Static<typeof PublishBatch>;
+
 export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 export type IdParam = Static<typeof IdParam>;
 

@@ -4,8 +4,8 @@ import { ApiError } from '../../core/errors.js';
 import type { RegistryDeps } from '../context.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { listPage, pageParams } from '../pagination.js';
-import { publishMessage } from '../publish.js';
-import { IdParam, ListQuery, MessagesQuery, PublishMessage } from '../schemas.js';
+import { publishMany, publishMessage } from '../publish.js';
+import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from '../schemas.js';
 import { deliveryView, messageView } from '../views.js';
 import { requireTopics } from './topics.js';
 
@@ -34,6 +34,37 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
       if (!repeated) metrics.published.inc({ topic: message.topic });
       if (repeated) void reply.header('idempotent-replayed', 'true');
       return reply.status(202).send(messageView(message));
+    });
+
+    app.post('/messages/batch', { schema: { body: PublishBatch } }, async (req, reply) => {
+      const items = req.body.messages;
+      const topics = [...new Set(items.map((m) => m.topic))];
+      const known = new Set(
+        (
+          await deps.mongo.col.topics
+            .find({ name: { $in: topics } }, { projection: { name: 1 } })
+            .toArray()
+        ).map((t) => t.name),
+      );
+      const unknown = items.findIndex((m) => !known.has(m.topic));
+      if (unknown >= 0) {
+        throw new ApiError(
+          'topic_not_found',
+          `messages[${unknown}]: unknown topic "${items[unknown]?.topic}". Nothing was published.`,
+        );
+      }
+      const results = await publishMany(
+        deps,
+        items.map((m) => ({
+          topic: m.topic,
+          data: m.data,
+          idempotencyKey: m.idempotency_key ?? null,
+        })),
+      );
+      for (const r of results) if (!r.repeated) metrics.published.inc({ topic: r.message.topic });
+      return reply
+        .status(202)
+        .send({ data: results.map((r) => ({ ...messageView(r.message), repeated: r.repeated })) });
     });
 
     app.get('/messages', { schema: { querystring: MessagesQuery } }, async (req) => {

@@ -310,3 +310,55 @@ test('with verification off, endpoints are active without a handshake', async ()
     await plain.close();
   }
 });
+
+test('batch publish: up to 1000 messages, validated as a whole, keys per message', async () => {
+  const count = async () =>
+    (await h.api('GET', '/v1/messages?topic=api.topic&limit=1000')).body.data.length;
+  const before = await count();
+  const bad = await h.api('POST', '/v1/messages/batch', {
+    messages: [
+      { topic: 'api.topic', data: 1 },
+      { topic: 'api.topic', data: 2 },
+      { topic: 'api.topic' },
+    ],
+  });
+  assertError(bad, 422, 'invalid_request');
+  assert.match(bad.body.error.message, /messages\.2/);
+  const unknown = await h.api('POST', '/v1/messages/batch', {
+    messages: [
+      { topic: 'api.topic', data: 1 },
+      { topic: 'nope.topic', data: 2 },
+    ],
+  });
+  assertError(unknown, 404, 'topic_not_found');
+  assert.match(unknown.body.error.message, /messages\[1\]/);
+  const tooMany = await h.api('POST', '/v1/messages/batch', {
+    messages: Array.from({ length: 1001 }, (_, i) => ({ topic: 'api.topic', data: i })),
+  });
+  assertError(tooMany, 422, 'invalid_request');
+  assert.equal(await count(), before, 'a refused batch publishes nothing');
+
+  const first = await h.api(
+    'POST',
+    '/v1/messages',
+    { topic: 'api.topic', data: 'k1' },
+    { 'idempotency-key': 'batch-k1' },
+  );
+  const res = await h.api('POST', '/v1/messages/batch', {
+    messages: [
+      { topic: 'api.topic', data: 'a', idempotency_key: 'batch-k2' },
+      { topic: 'api.topic', data: 'k1 again', idempotency_key: 'batch-k1' },
+      { topic: 'api.topic', data: 'a again', idempotency_key: 'batch-k2' },
+      { topic: 'api.topic', data: 'b' },
+    ],
+  });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const out = res.body.data as Array<{ id: string; repeated: boolean; data: unknown }>;
+  assert.deepEqual(
+    out.map((m) => m.repeated),
+    [false, true, true, false],
+  );
+  assert.equal(out[1]!.id, first.body.id);
+  assert.equal(out[2]!.id, out[0]!.id);
+  assert.equal(await count(), before + 3);
+});
