@@ -13,6 +13,7 @@ import { type App, buildRegistry } from '../registry/app.js';
 import { bootstrapAdminToken } from '../registry/auth.js';
 import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
 import { sweepIdempotencyKeys } from '../registry/publish.js';
+import { ensureSystemTopics } from '../registry/routes/topics.js';
 
 export interface Running {
   /** Where the registry listens, when it runs: `http://host:port`. */
@@ -75,6 +76,7 @@ export async function startHookline(
     let url: string | null = null;
     if (parts.registry) {
       const admin = await bootstrapAdminToken(mongo, config.adminToken);
+      await ensureSystemTopics(mongo);
       if (admin.generated) hooks.onGeneratedAdminToken?.(admin.generated);
       app = buildRegistry(deps, { adminHash: admin.hash, metricsRegistry });
       await app.listen({ host: config.addr.host, port: config.addr.port });

@@ -38,6 +38,14 @@ const SETTINGS = {
   deliveryTimeout: { env: 'HOOKLINE_DELIVERY_TIMEOUT', def: '15s', parse: parseDuration },
   maxBodyBytes: { env: 'HOOKLINE_MAX_BODY_BYTES', def: '1048576', parse: parsePositiveInt },
   concurrency: { env: 'HOOKLINE_CONCURRENCY', def: '256', parse: parsePositiveInt },
+  endpointConcurrency: { env: 'HOOKLINE_ENDPOINT_CONCURRENCY', def: '16', parse: parsePositiveInt },
+  breakerThreshold: { env: 'HOOKLINE_BREAKER_THRESHOLD', def: '5', parse: parsePositiveInt },
+  disableAfter: { env: 'HOOKLINE_DISABLE_AFTER', def: '5d', parse: parseDuration },
+  metricsAddr: {
+    env: 'HOOKLINE_METRICS_ADDR',
+    def: '',
+    parse: (s: string) => (s === '' ? null : parseAddr(s)),
+  },
   resyncInterval: { env: 'HOOKLINE_RESYNC_INTERVAL', def: '60s', parse: parseDuration },
   shutdownTimeout: { env: 'HOOKLINE_SHUTDOWN_TIMEOUT', def: '7s', parse: parseDuration },
 } as const;

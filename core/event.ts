@@ -37,3 +37,11 @@ export const H = {
   message: 'Hookline-Message',
   generation: 'Hookline-Generation',
 } as const;
+
+/** Operational events hookline publishes itself; subscribe to them like any topic. */
+export const SYSTEM_TOPICS = {
+  endpointDisabled: {
+    name: 'hookline.endpoint.disabled',
+    description: 'hookline disabled an endpoint (410 Gone, or failing for HOOKLINE_DISABLE_AFTER)',
+  },
+} as const;

@@ -25,6 +25,8 @@ export interface EndpointDoc {
   rate_limit: number | null;
   verification_token_hash: string | null;
   disabled_reason: string | null;
+  /** Since when every attempt has failed; null after a success. Drives HOOKLINE_DISABLE_AFTER. */
+  failing_since?: Date | null;
   created_at: Date;
   updated_at: Date;
 }

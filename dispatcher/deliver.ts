@@ -1,13 +1,14 @@
 import type { JsMsg } from 'nats';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { createBatchLoader } from '../core/batch.js';
 import { postJson } from '../core/egress.js';
 import { H } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import type { AttemptDoc, DeliveryDoc } from '../core/model.js';
 import { signatureHeader } from '../core/signing.js';
-import { createBatchLoader } from '../core/batch.js';
 import type { DispatcherContext } from './context.js';
-import { classify } from './outcome.js';
+import { EndpointGate } from './gate.js';
+import { createEndpointHealth } from './health.js';
+import { classify, type Outcome } from './outcome.js';
 import { type LiveEndpoint, signingKeys } from './subscriptions.js';
 
 const RESPONSE_BODY_LIMIT = 16 * 1024;
@@ -16,25 +17,29 @@ const EARLY_SLACK_MS = 25;
 /** When MongoDB cannot take the outcome, the attempt is repeated after this long. */
 const STORE_RETRY_MS = 5_000;
 
+type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
+
 /**
  * Stage two: one delivery message → at most one HTTP attempt → one recorded outcome →
  * one JetStream action (ack, nak with delay, or term). The record is written before the
  * action, so a crash repeats an attempt at worst and never loses one.
+ *
+ * Before anything is read, the endpoint's gate decides whether this dispatcher may start
+ * another attempt for it (its in-flight cap, its circuit breaker): a refused delivery
+ * goes back to JetStream for a moment and costs no database read.
  */
-export function createDeliverer(ctx: DispatcherContext) {
+export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) {
   const loadDelivery = createBatchLoader<string, DeliveryDoc>(async (ids) => {
     const docs = await ctx.mongo.col.deliveries.find({ _id: { $in: ids } }).toArray();
     return new Map(docs.map((d) => [d._id, d]));
   });
-  const limiters = new Map<number, RateLimiterMemory>();
-
-  function limiterFor(rate: number): RateLimiterMemory {
-    const found = limiters.get(rate);
-    if (found) return found;
-    const made = new RateLimiterMemory({ points: rate, duration: 1 });
-    limiters.set(rate, made);
-    return made;
-  }
+  const gate = new EndpointGate({
+    perEndpoint: ctx.config.endpointConcurrency,
+    breakerThreshold: ctx.config.breakerThreshold,
+    busyDelayMs: 1000,
+    openDelayMs: 5000,
+  });
+  const health = createEndpointHealth(ctx);
 
   async function finish(d: DeliveryDoc, set: Partial<DeliveryDoc>, attempt: AttemptDoc | null) {
     await ctx.recorder.record(
@@ -47,13 +52,29 @@ export function createDeliverer(ctx: DispatcherContext) {
   }
 
   async function handle(m: JsMsg): Promise<void> {
+    const endpointId = m.headers?.get(H.endpoint) ?? '';
+    const admission = gate.enter(endpointId);
+    if (!admission.ok) {
+      ctx.metrics.deferred.inc({ reason: admission.reason });
+      m.nak(admission.delayMs);
+      return;
+    }
+    let result: 'success' | 'failure' | 'none' = 'none';
+    try {
+      result = await admitted(m);
+    } finally {
+      gate.leave(endpointId, admission.probe, result);
+    }
+  }
+
+  async function admitted(m: JsMsg): Promise<'success' | 'failure' | 'none'> {
     const id = m.headers?.get(H.delivery) ?? '';
     const generation = Number(m.headers?.get(H.generation) ?? '0');
     const d = id ? await loadDelivery(id) : undefined;
     // Gone from the store, done already, or superseded by a manual retry: nothing to send.
     if (d?.status !== 'pending' || d.generation !== generation) {
       m.term();
-      return;
+      return 'none';
     }
 
     const endpoint = await ctx.subscriptions.get(d.endpoint_id);
@@ -62,31 +83,32 @@ export function createDeliverer(ctx: DispatcherContext) {
       await finish(d, { status: 'failed', next_attempt_at: null, last_error: why }, null);
       ctx.metrics.outcomes.inc({ outcome: 'abandoned' });
       m.term();
-      return;
+      return 'none';
     }
 
     const due = d.next_attempt_at ? d.next_attempt_at.getTime() - Date.now() : 0;
     if (due > EARLY_SLACK_MS) {
       m.nak(due);
-      return;
+      return 'none';
     }
 
     if (endpoint.rateLimit !== null) {
-      try {
-        await limiterFor(endpoint.rateLimit).consume(endpoint.id, 1);
-      } catch (res) {
-        if (res instanceof RateLimiterRes) {
-          m.nak(Math.max(res.msBeforeNext, 10));
-          return;
-        }
-        throw res;
+      const wait = await rateLimits(endpoint.id, endpoint.rateLimit);
+      if (wait > 0) {
+        ctx.metrics.deferred.inc({ reason: 'rate_limited' });
+        m.nak(wait);
+        return 'none';
       }
     }
 
-    await attempt(d, m, endpoint);
+    return attempt(d, m, endpoint);
   }
 
-  async function attempt(d: DeliveryDoc, m: JsMsg, endpoint: LiveEndpoint): Promise<void> {
+  async function attempt(
+    d: DeliveryDoc,
+    m: JsMsg,
+    endpoint: LiveEndpoint,
+  ): Promise<'success' | 'failure' | 'none'> {
     const ts = Math.floor(Date.now() / 1000);
     const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     const heartbeat = setInterval(() => m.working(), Math.max(1000, ctx.ackWaitMs / 3));
@@ -106,11 +128,11 @@ export function createDeliverer(ctx: DispatcherContext) {
     } finally {
       clearInterval(heartbeat);
     }
-    if (ctx.released.has(m)) return; // shutting down: another dispatcher owns it now
+    if (ctx.released.has(m)) return 'none'; // shutting down: another dispatcher owns it now
     ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
 
     const attempts = d.attempts + 1;
-    const outcome = classify({
+    const outcome: Outcome = classify({
       statusCode: res.statusCode,
       retryAfter: res.headers['retry-after'],
       attempts,
@@ -130,50 +152,36 @@ export function createDeliverer(ctx: DispatcherContext) {
       created_at: now,
     };
     const common = { last_status_code: res.statusCode, last_error: record.error };
+    const next =
+      outcome.kind === 'retry'
+        ? { ...common, next_attempt_at: new Date(now.getTime() + outcome.delayMs) }
+        : {
+            ...common,
+            status: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
+            next_attempt_at: null,
+          };
 
     try {
-      switch (outcome.kind) {
-        case 'succeeded':
-          await finish(d, { ...common, status: 'succeeded', next_attempt_at: null }, record);
-          break;
-        case 'failed':
-          await finish(d, { ...common, status: 'failed', next_attempt_at: null }, record);
-          break;
-        case 'gone':
-          await finish(d, { ...common, status: 'failed', next_attempt_at: null }, record);
-          await disableEndpoint(endpoint.id, 'the endpoint answered 410 Gone');
-          break;
-        case 'retry':
-          await finish(
-            d,
-            { ...common, next_attempt_at: new Date(now.getTime() + outcome.delayMs) },
-            record,
-          );
-          break;
-      }
+      await finish(d, next, record);
     } catch (err) {
       ctx.log.warn({ err, delivery_id: d._id }, 'could not record an attempt; it will be repeated');
       m.nak(STORE_RETRY_MS);
-      return;
+      return 'none';
     }
     ctx.metrics.outcomes.inc({ outcome: outcome.kind });
     if (outcome.kind === 'retry') m.nak(outcome.delayMs);
     else if (outcome.kind === 'succeeded') m.ack();
     else m.term();
+
+    // The endpoint's health, after the delivery is settled: never holds it up.
+    if (outcome.kind === 'succeeded') {
+      health.succeeded(endpoint);
+      return 'success';
+    }
+    if (outcome.kind === 'gone') await health.disable(endpoint, 'the endpoint answered 410 Gone');
+    else await health.failed(endpoint);
+    return 'failure';
   }
 
-  async function disableEndpoint(id: string, reason: string): Promise<void> {
-    ctx.subscriptions.markDisabled(id);
-    await ctx.mongo.col.endpoints.updateOne(
-      { _id: id },
-      { $set: { status: 'disabled', disabled_reason: reason, updated_at: new Date() } },
-    );
-    ctx.nc.publish(
-      ctx.names.changesSubject,
-      JSON.stringify({ kind: 'endpoint', op: 'upsert', id }),
-    );
-    ctx.log.warn({ endpoint_id: id, reason }, 'endpoint disabled');
-  }
-
-  return { handle };
+  return { handle, gate };
 }

@@ -3,6 +3,7 @@ import { Semaphore, withDeadline } from '../core/lifecycle.js';
 import { natsNames } from '../core/nats.js';
 import type { DispatcherContext, DispatcherDeps } from './context.js';
 import { createDeliverer } from './deliver.js';
+import { createClusterRateLimits } from './ratelimit.js';
 import { fanOut } from './fanout.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
@@ -38,7 +39,6 @@ export function createDispatcher(
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
     released: new WeakSet(),
   };
-  const deliverer = createDeliverer(ctx);
   const loops: Array<{
     messages: ConsumerMessages;
     done: Promise<void>;
@@ -88,6 +88,10 @@ export function createDispatcher(
     subscriptions,
     async start() {
       await subscriptions.start(deps.nc, names.changesSubject, deps.config.resyncInterval);
+      const deliverer = createDeliverer(
+        ctx,
+        await createClusterRateLimits(deps.js, deps.config.namespace),
+      );
       await runLoop(names.eventsStream, names.fanoutConsumer, 32, (m) => fanOut(ctx, m), 1000);
       await runLoop(
         names.deliveriesStream,

@@ -14,6 +14,12 @@ export function createDispatcherMetrics(registry: Registry = new Registry()) {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    deferred: new Counter({
+      name: 'hookline_deliveries_deferred_total',
+      help: 'Deliveries handed back to JetStream for later without an attempt, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     attemptSeconds: new Histogram({
       name: 'hookline_delivery_attempt_duration_seconds',
       help: 'Duration of delivery attempts',

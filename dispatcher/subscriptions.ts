@@ -11,6 +11,7 @@ export interface LiveEndpoint {
   topics: string[];
   status: EndpointDoc['status'];
   rateLimit: number | null;
+  failingSince: number | null;
   keys: Array<{ key: Buffer; expiresAt: number | null }>;
 }
 
@@ -21,6 +22,7 @@ function toLive(e: EndpointDoc): LiveEndpoint {
     topics: e.topics,
     status: e.status,
     rateLimit: e.rate_limit,
+    failingSince: e.failing_since?.getTime() ?? null,
     keys: e.secrets.map((s) => ({
       key: secretKey(s.secret),
       expiresAt: s.expires_at?.getTime() ?? null,

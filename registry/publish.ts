@@ -1,10 +1,8 @@
-import { headers as natsHeaders } from 'nats';
 import { ApiError } from '../core/errors.js';
-import { eventBody, H } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import type { MessageDoc } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
-import { natsNames } from '../core/nats.js';
+import { publishEvent } from '../core/publish.js';
 import type { RegistryDeps } from './context.js';
 
 /** JetStream's duplicate window: a republish inside it is dropped by the server. */
@@ -182,12 +180,11 @@ async function firstMessage(deps: RegistryDeps, key: string): Promise<MessageDoc
 }
 
 export async function publishToStream(deps: RegistryDeps, message: MessageDoc): Promise<void> {
-  const names = natsNames(deps.config.namespace);
-  const h = natsHeaders();
-  h.set(H.recorded, '1');
-  await deps.js.publish(
-    names.eventsSubject(message.topic),
-    Buffer.from(eventBody(message.topic, message.created_at, message.data)),
-    { msgID: message._id, headers: h, timeout: 10_000 },
-  );
+  await publishEvent(deps.js, deps.config.namespace, {
+    id: message._id,
+    topic: message.topic,
+    data: message.data,
+    at: message.created_at,
+    recorded: true,
+  });
 }

@@ -20,6 +20,7 @@ export function endpointView(e: EndpointDoc, secret?: string) {
     status: e.status,
     rate_limit: e.rate_limit,
     disabled_reason: e.disabled_reason,
+    failing_since: e.failing_since ? e.failing_since.toISOString() : null,
     created_at: e.created_at.toISOString(),
     updated_at: e.updated_at.toISOString(),
     ...(secret === undefined ? {} : { secret }),

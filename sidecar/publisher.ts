@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { headers as natsHeaders, type JetStreamClient } from 'nats';
-import { eventBody, H } from '../core/event.js';
+import type { JetStreamClient } from 'nats';
 import { encodeBytes } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import { natsNames } from '../core/nats.js';
+import { publishEvent } from '../core/publish.js';
 
 /**
  * An event's id is a hash of where its line came from and what it says, so reading the
@@ -43,7 +42,6 @@ export interface PublisherOptions {
  * and nothing read is dropped.
  */
 export function createPublisher(opts: PublisherOptions) {
-  const names = natsNames(opts.namespace);
   const max = opts.maxInFlight ?? 256;
   let inFlight = 0;
   let waiters: Array<() => void> = [];
@@ -51,17 +49,10 @@ export function createPublisher(opts: PublisherOptions) {
   const stats = { published: 0, retries: 0 };
 
   async function sendUntilAcked(e: SidecarEvent): Promise<void> {
-    const h = natsHeaders();
-    h.set(H.message, e.id);
-    const body = Buffer.from(eventBody(e.topic, e.at, e.data));
     let delay = 200;
     for (;;) {
       try {
-        await opts.js.publish(names.eventsSubject(e.topic), body, {
-          msgID: e.id,
-          headers: h,
-          timeout: 5000,
-        });
+        await publishEvent(opts.js, opts.namespace, e, 5000);
         stats.published++;
         return;
       } catch (err) {

@@ -62,6 +62,7 @@ export function endpointRoutes(deps: RegistryDeps) {
         rate_limit: body.rate_limit ?? null,
         verification_token_hash: tokenHash,
         disabled_reason: null,
+        failing_since: null,
         created_at: now,
         updated_at: now,
       };
@@ -158,7 +159,9 @@ export function endpointRoutes(deps: RegistryDeps) {
       }
       // An endpoint disabled before it was verified goes back to waiting for its token.
       const status = current.verification_token_hash ? 'pending' : 'active';
-      return endpointView(await update(current._id, { status, disabled_reason: null }));
+      return endpointView(
+        await update(current._id, { status, disabled_reason: null, failing_since: null }),
+      );
     });
 
     app.post('/endpoints/:id/disable', { schema: { params: IdParam } }, async (req) => {

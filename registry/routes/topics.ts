@@ -61,3 +61,22 @@ export async function requireTopics(deps: RegistryDeps, names: readonly string[]
     );
   }
 }
+
+/** The topics hookline publishes itself, in the catalogue so that anyone can subscribe. */
+export async function ensureSystemTopics(mongo: RegistryDeps['mongo']): Promise<void> {
+  const { SYSTEM_TOPICS } = await import('../../core/event.js');
+  for (const t of Object.values(SYSTEM_TOPICS)) {
+    await mongo.col.topics.updateOne(
+      { name: t.name },
+      {
+        $setOnInsert: {
+          _id: newId('top'),
+          name: t.name,
+          description: t.description,
+          created_at: new Date(0),
+        },
+      },
+      { upsert: true },
+    );
+  }
+}
