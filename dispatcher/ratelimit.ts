@@ -40,7 +40,7 @@ class NatsKvStore extends RateLimiterStoreAbstract {
   }
 
   private static read(entry: KvEntry | null): Window | null {
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return null;
     try {
       return JSON.parse(entry.string()) as Window;
     } catch {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { waitFor } from '../helpers/env.js';
 import { startTestHookline, subscribe, type TestHookline } from '../helpers/hookline.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
