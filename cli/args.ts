@@ -9,7 +9,7 @@ export interface ParsedArgs {
 }
 
 const SETTING_BY_FLAG = new Map(SETTING_NAMES.map((n) => [flagName(n), n]));
-const BOOLEAN_FLAGS = new Set(['help', 'sidecar', 'stdin', 'json']);
+const BOOLEAN_FLAGS = new Set(['help', 'sidecar', 'stdin', 'json', 'backlog']);
 
 /** `--name value`, `--name=value`, and bare boolean flags. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {

@@ -16,6 +16,10 @@ Servers:
   hookline sidecar --file PATH --service NAME --topics a,b [--field F] [--data D] [--pattern RE]
   hookline sidecar --stdin --service NAME --topics a,b [...]   (app | hookline sidecar --stdin …)
 
+Benchmark (starts its own hookline, receiver and namespace; see docs/benchmarks.md):
+  hookline bench [--only loopback,throughput,latency,fanout,backlog] [--messages N] [--fanout N]
+                 [--rate N] [--seconds N] [--wide-fanout N] [--backlog] [--backlog-size N] [--output json]
+
 Clients of the REST API (HOOKLINE_URL, HOOKLINE_TOKEN):
   hookline topics create NAME [--description D] | list
   hookline endpoints create --url U --topic T [--topic T2] [--rate-limit N] [--description D]
@@ -51,6 +55,34 @@ export async function main(argv: string[]): Promise<number | null> {
   }
 
   if (command === 'sidecar') return runSidecar(args, config);
+  if (command === 'bench') {
+    const num = (name: string, def: number) => {
+      const v = flag(args, name);
+      if (v === undefined) return def;
+      if (!/^\d+$/.test(v) || Number(v) < 1)
+        throw new Error(`--${name} must be a positive whole number`);
+      return Number(v);
+    };
+    const { runBench } = await import('../bench/run.js');
+    const all = ['loopback', 'throughput', 'latency', 'fanout', 'backlog'];
+    const only = flag(args, 'only');
+    const phases = only
+      ? only.split(',')
+      : all.filter((p) => p !== 'backlog' || args.flags.has('backlog'));
+    const unknownPhase = phases.find((p) => !all.includes(p));
+    if (unknownPhase) throw new Error(`unknown phase ${unknownPhase}: use ${all.join(', ')}`);
+    await runBench(config, {
+      phases,
+      messages: num('messages', 5000),
+      fanout: num('fanout', 10),
+      rate: num('rate', 100),
+      seconds: num('seconds', 10),
+      wideFanout: num('wide-fanout', 10_000),
+      backlog: num('backlog-size', 100_000),
+      json: flag(args, 'output') === 'json',
+    });
+    return 0;
+  }
 
   if (command === 'registry' || command === 'dispatcher' || command === 'all') {
     const log = createLogger(config.logLevel, undefined, { service: `hookline-${command}` });

@@ -11,6 +11,7 @@ import { connectNats, ensureStreams, natsNames } from '../core/nats.js';
 import { ackWaitFor, createDispatcher, type Dispatcher } from '../dispatcher/index.js';
 import { type App, buildRegistry } from '../registry/app.js';
 import { bootstrapAdminToken } from '../registry/auth.js';
+import { createAnnouncer } from '../registry/context.js';
 import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
 import { sweepIdempotencyKeys } from '../registry/publish.js';
 import { ensureSystemTopics } from '../registry/routes/topics.js';
@@ -78,7 +79,9 @@ export async function startHookline(
       const admin = await bootstrapAdminToken(mongo, config.adminToken);
       await ensureSystemTopics(mongo);
       if (admin.generated) hooks.onGeneratedAdminToken?.(admin.generated);
-      app = buildRegistry(deps, { adminHash: admin.hash, metricsRegistry });
+      const changes = await jsm.streams.info(natsNames(config.namespace).changesStream);
+      const announcer = createAnnouncer(deps, changes.state.last_seq);
+      app = buildRegistry({ ...deps, announcer }, { adminHash: admin.hash, metricsRegistry });
       await app.listen({ host: config.addr.host, port: config.addr.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -36,6 +36,8 @@ export const H = {
   endpoint: 'Hookline-Endpoint',
   message: 'Hookline-Message',
   generation: 'Hookline-Generation',
+  /** On events: the last subscription change the publisher had made; fan-out waits for it. */
+  changesSeq: 'Hookline-Changes-Seq',
 } as const;
 
 /** Operational events hookline publishes itself; subscribe to them like any topic. */

@@ -20,6 +20,7 @@ export function natsNames(ns: string) {
     fanoutConsumer: 'fanout',
     deliverConsumer: 'deliver',
     changesSubject: `${ns}.registry.changes`,
+    changesStream: `${ns}_CHANGES`,
   } as const;
 }
 export type NatsNames = ReturnType<typeof natsNames>;
@@ -81,6 +82,24 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
       }
     }
   }
+  // Subscription changes, kept an hour: dispatchers follow them in order from where their
+  // last full load of the endpoints left off.
+  try {
+    await jsm.streams.info(names.changesStream);
+  } catch {
+    try {
+      await jsm.streams.add({
+        name: names.changesStream,
+        subjects: [names.changesSubject],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: 3600 * 1_000_000_000,
+        num_replicas: 1,
+      });
+    } catch (err) {
+      if (!/already in use|exists/i.test(String(err))) throw err;
+    }
+  }
   const nanos = (ms: number) => ms * 1_000_000;
   const consumers = [
     { stream: names.eventsStream, durable: names.fanoutConsumer, maxAckPending: 10_000 },
@@ -118,7 +137,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
 /** Removes every stream of a namespace: used by tests to clean up after themselves. */
 export async function deleteNamespaceStreams(jsm: JetStreamManager, ns: string) {
   const names = natsNames(ns);
-  for (const s of [names.eventsStream, names.deliveriesStream]) {
+  for (const s of [names.eventsStream, names.deliveriesStream, names.changesStream]) {
     try {
       await jsm.streams.delete(s);
     } catch {

@@ -9,12 +9,20 @@ import { natsNames } from './nats.js';
 export function publishEvent(
   js: JetStreamClient,
   namespace: string,
-  event: { id: string; topic: string; data: unknown; at: Date; recorded?: boolean },
+  event: {
+    id: string;
+    topic: string;
+    data: unknown;
+    at: Date;
+    recorded?: boolean;
+    changesSeq?: number;
+  },
   timeoutMs = 10_000,
 ): Promise<PubAck> {
   const h = natsHeaders();
   h.set(H.message, event.id);
   if (event.recorded) h.set(H.recorded, '1');
+  if (event.changesSeq) h.set(H.changesSeq, String(event.changesSeq));
   return js.publish(
     natsNames(namespace).eventsSubject(event.topic),
     Buffer.from(eventBody(event.topic, event.at, event.data)),

@@ -29,9 +29,11 @@ type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
  * goes back to JetStream for a moment and costs no database read.
  */
 export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) {
+  // One findOne per id, in parallel: a lookup by id alone is the query every MongoDB-wire
+  // server (FerretDB included) answers from its index; `$in` is not, on FerretDB.
   const loadDelivery = createBatchLoader<string, DeliveryDoc>(async (ids) => {
-    const docs = await ctx.mongo.col.deliveries.find({ _id: { $in: ids } }).toArray();
-    return new Map(docs.map((d) => [d._id, d]));
+    const docs = await Promise.all(ids.map((id) => ctx.mongo.col.deliveries.findOne({ _id: id })));
+    return new Map(docs.filter((d): d is DeliveryDoc => d !== null).map((d) => [d._id, d]));
   });
   const gate = new EndpointGate({
     perEndpoint: ctx.config.endpointConcurrency,
@@ -42,13 +44,12 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
   const health = createEndpointHealth(ctx);
 
   async function finish(d: DeliveryDoc, set: Partial<DeliveryDoc>, attempt: AttemptDoc | null) {
-    await ctx.recorder.record(
-      attempt,
-      d._id,
-      d.generation,
-      { ...set, updated_at: new Date() },
-      attempt ? { attempts: 1 } : undefined,
-    );
+    await ctx.recorder.record(attempt, {
+      deliveryId: d._id,
+      generation: d.generation,
+      set,
+      incAttempts: attempt !== null,
+    });
   }
 
   async function handle(m: JsMsg): Promise<void> {
@@ -70,7 +71,14 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
   async function admitted(m: JsMsg): Promise<'success' | 'failure' | 'none'> {
     const id = m.headers?.get(H.delivery) ?? '';
     const generation = Number(m.headers?.get(H.generation) ?? '0');
-    const d = id ? await loadDelivery(id) : undefined;
+    // A fan-out's delivery handed out for the first time is in the state fan-out stored it
+    // in: no need to read it. Retries, redeliveries and manual retries read the record.
+    const d =
+      m.info.deliveryCount === 1 && generation === 0
+        ? firstState(m, id)
+        : id
+          ? await loadDelivery(id)
+          : undefined;
     // Gone from the store, done already, or superseded by a manual retry: nothing to send.
     if (d?.status !== 'pending' || d.generation !== generation) {
       m.term();
@@ -181,6 +189,25 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     if (outcome.kind === 'gone') await health.disable(endpoint, 'the endpoint answered 410 Gone');
     else await health.failed(endpoint);
     return 'failure';
+  }
+
+  function firstState(m: JsMsg, id: string): DeliveryDoc {
+    const now = new Date();
+    return {
+      _id: id,
+      message_id: m.headers?.get(H.message) ?? '',
+      endpoint_id: m.headers?.get(H.endpoint) ?? '',
+      topic: '', // not needed to attempt
+      status: 'pending',
+      attempts: 0,
+      max_attempts: 1 + ctx.config.retrySchedule.length,
+      generation: 0,
+      next_attempt_at: null,
+      last_status_code: null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    };
   }
 
   return { handle, gate };

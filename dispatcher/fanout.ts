@@ -22,6 +22,9 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
 
   if (m.headers?.get(H.recorded) !== '1') await recordMessage(ctx, m, messageId, topic);
 
+  // An event published after a subscription change is fanned out with that change applied.
+  const changesSeq = Number(m.headers?.get(H.changesSeq) ?? 0);
+  if (changesSeq > 0) await ctx.subscriptions.caughtUp(changesSeq);
   const endpoints = ctx.subscriptions.forTopic(topic);
   if (endpoints.length === 0) {
     m.ack();

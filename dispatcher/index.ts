@@ -87,7 +87,12 @@ export function createDispatcher(
   return {
     subscriptions,
     async start() {
-      await subscriptions.start(deps.nc, names.changesSubject, deps.config.resyncInterval);
+      await subscriptions.start(
+        deps.js,
+        await deps.nc.jetstreamManager(),
+        names,
+        deps.config.resyncInterval,
+      );
       const deliverer = createDeliverer(
         ctx,
         await createClusterRateLimits(deps.js, deps.config.namespace),

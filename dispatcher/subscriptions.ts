@@ -1,7 +1,13 @@
-import type { NatsConnection, Subscription } from 'nats';
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+} from 'nats';
 import type { Logger } from '../core/logger.js';
 import type { ChangeEvent, EndpointDoc } from '../core/model.js';
 import type { Mongo } from '../core/mongo.js';
+import type { NatsNames } from '../core/nats.js';
 import { secretKey } from '../core/signing.js';
 
 /** An endpoint as the dispatcher needs it: the secrets already decoded into keys. */
@@ -42,30 +48,46 @@ export function signingKeys(e: LiveEndpoint, now = Date.now()): Buffer[] {
 export class SubscriptionCache {
   private byId = new Map<string, LiveEndpoint>();
   private byTopic = new Map<string, LiveEndpoint[]>();
-  private sub: Subscription | null = null;
+  private changes: ConsumerMessages | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** The last change on the changes stream that this cache reflects. */
+  private appliedSeq = 0;
+  private waiters: Array<{ seq: number; resolve: () => void }> = [];
 
   constructor(
     private readonly mongo: Mongo,
     private readonly log: Logger,
   ) {}
 
-  async start(nc: NatsConnection, subject: string, resyncMs: number): Promise<void> {
-    this.sub = nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) return;
-        let change: ChangeEvent;
-        try {
-          change = JSON.parse(msg.string()) as ChangeEvent;
-        } catch {
-          return;
-        }
-        void this.apply(change).catch((e: unknown) =>
-          this.log.warn({ err: e }, 'could not apply a subscription change; the next resync will'),
-        );
-      },
-    });
+  /**
+   * Loads every endpoint, then follows the changes stream in order from the point the load
+   * covered (a change applied twice is harmless: it re-reads the endpoint).
+   */
+  async start(
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    names: NatsNames,
+    resyncMs: number,
+  ): Promise<void> {
+    const info = await jsm.streams.info(names.changesStream);
     await this.reload();
+    this.appliedSeq = info.state.last_seq;
+    const consumer = await js.consumers.get(names.changesStream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: info.state.last_seq + 1,
+    });
+    const changes = await consumer.consume();
+    this.changes = changes;
+    void (async () => {
+      for await (const m of changes) {
+        try {
+          await this.apply(JSON.parse(m.string()) as ChangeEvent);
+        } catch (err) {
+          this.log.warn({ err }, 'could not apply a subscription change; the next resync will');
+        }
+        this.advance(m.seq);
+      }
+    })();
     this.timer = setInterval(() => {
       this.reload().catch((e: unknown) => this.log.warn({ err: e }, 'subscription resync failed'));
     }, resyncMs);
@@ -73,10 +95,45 @@ export class SubscriptionCache {
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
-    this.sub = null;
+    this.changes?.stop();
+    this.changes = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.appliedSeq) return;
+    this.appliedSeq = seq;
+    const ready = this.waiters.filter((w) => w.seq <= seq);
+    this.waiters = this.waiters.filter((w) => w.seq > seq);
+    for (const w of ready) w.resolve();
+  }
+
+  /**
+   * Resolves once the change with sequence `seq` (and all before it) is applied. After
+   * `timeoutMs` it reloads everything from MongoDB instead, which covers it as well.
+   */
+  async caughtUp(seq: number, timeoutMs = 2000): Promise<void> {
+    if (seq <= this.appliedSeq) return;
+    let timer: NodeJS.Timeout | undefined;
+    const applied = new Promise<boolean>((resolve) =>
+      this.waiters.push({ seq, resolve: () => resolve(true) }),
+    );
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const inTime = await Promise.race([applied, late]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.log.warn(
+        { seq, applied: this.appliedSeq },
+        'subscription changes are late; reloading from MongoDB',
+      );
+      await this.reload();
+      this.advance(seq);
+    }
   }
 
   async reload(): Promise<void> {

@@ -186,5 +186,6 @@ export async function publishToStream(deps: RegistryDeps, message: MessageDoc): 
     data: message.data,
     at: message.created_at,
     recorded: true,
+    changesSeq: deps.announcer.lastSeq,
   });
 }

@@ -5,7 +5,7 @@ import { newId, sha256Hex } from '../../core/ids.js';
 import type { EndpointDoc, SecretEntry } from '../../core/model.js';
 import { generateSecret } from '../../core/signing.js';
 import { sameHash } from '../auth.js';
-import { announcer, type RegistryDeps } from '../context.js';
+import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
 import { CreateEndpoint, IdParam, ListQuery, PatchEndpoint, VerifyEndpoint } from '../schemas.js';
 import { checkUrl, verifyEndpoint } from '../verification.js';
@@ -16,7 +16,8 @@ const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 
 export function endpointRoutes(deps: RegistryDeps) {
   const { endpoints } = deps.mongo.col;
-  const announce = announcer(deps);
+  const announce = (c: Parameters<RegistryDeps['announcer']['announce']>[0]) =>
+    deps.announcer.announce(c);
 
   async function load(id: string): Promise<EndpointDoc> {
     const doc = await endpoints.findOne({ _id: id });
@@ -32,7 +33,7 @@ export function endpointRoutes(deps: RegistryDeps) {
       { returnDocument: 'after' },
     );
     if (!doc) throw new ApiError('endpoint_not_found', `Unknown endpoint "${id}".`);
-    announce({ kind: 'endpoint', op: 'upsert', id });
+    await announce({ kind: 'endpoint', op: 'upsert', id });
     return doc;
   }
 
@@ -67,7 +68,7 @@ export function endpointRoutes(deps: RegistryDeps) {
         updated_at: now,
       };
       await endpoints.insertOne(doc);
-      announce({ kind: 'endpoint', op: 'upsert', id: doc._id });
+      await announce({ kind: 'endpoint', op: 'upsert', id: doc._id });
       return reply.status(201).send(endpointView(doc, secret));
     });
 
@@ -113,7 +114,7 @@ export function endpointRoutes(deps: RegistryDeps) {
       const res = await endpoints.deleteOne({ _id: req.params.id });
       if (res.deletedCount === 0)
         throw new ApiError('endpoint_not_found', `Unknown endpoint "${req.params.id}".`);
-      announce({ kind: 'endpoint', op: 'delete', id: req.params.id });
+      await announce({ kind: 'endpoint', op: 'delete', id: req.params.id });
       return reply.status(204).send();
     });
 

@@ -20,6 +20,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "./ferretdb-data", "directory for the SQLite files")
+	pgURL := flag.String("postgresql-url", "", "use this PostgreSQL database instead of SQLite files")
 	verbose := flag.Bool("verbose", false, "log at info level instead of error")
 	flag.Parse()
 
@@ -32,12 +33,18 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
+	config := &ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + *dir + "/",
 		Logger:    logger,
-	})
+	}
+	if *pgURL != "" {
+		config.Handler = "postgresql"
+		config.PostgreSQLURL = *pgURL
+		config.SQLiteURL = ""
+	}
+	f, err := ferretdb.New(config)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,359 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { MongoClient } from 'mongodb';
+import { Pool } from 'undici';
+import type { Config } from '../core/config.js';
+
+/**
+ * `hookline bench`: measures hookline on this machine. It starts its own `hookline all`
+ * (a child process, its own namespace and database, verification off, loopback allowed)
+ * and its own receiver (a worker thread), then runs:
+ *
+ *   loopback    the raw POST rate of undici to the receiver: the machine's ceiling
+ *   throughput  messages published in batches, fanned out to N endpoints, every attempt recorded
+ *   latency     publish-to-receipt at a fixed rate, one endpoint
+ *   fanout      one message to many endpoints: time until every delivery is stored
+ *   backlog     fresh deliveries while many wait for a retry, and the process's memory
+ */
+export interface BenchOptions {
+  phases: string[];
+  messages: number;
+  fanout: number;
+  rate: number;
+  seconds: number;
+  wideFanout: number;
+  backlog: number;
+  json: boolean;
+}
+
+interface Stats {
+  count: number;
+  failed: number;
+  first: number;
+  last: number;
+  latencies: number[];
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startReceiver() {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(
+    fromSource ? './receiver-worker.ts' : './receiver-worker.js',
+    import.meta.url,
+  );
+  // Run from source (tsx), the worker registers tsx itself: loader flags do not reach workers.
+  const worker = fromSource
+    ? new Worker(
+        `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); });`,
+        { eval: true },
+      )
+    : new Worker(url);
+  const port = await new Promise<number>((resolve) => {
+    worker.once('message', (m: { port: number }) => resolve(m.port));
+  });
+  const ask = <T>(kind: string) =>
+    new Promise<T>((resolve) => {
+      if (kind !== 'stats') {
+        worker.postMessage({ kind });
+        resolve(undefined as T);
+        return;
+      }
+      worker.once('message', (m: T) => resolve(m));
+      worker.postMessage({ kind });
+    });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats: () => ask<Stats>('stats'),
+    reset: () => ask<void>('reset'),
+    close: async () => {
+      worker.postMessage({ kind: 'close' });
+      await worker.terminate().catch(() => undefined);
+    },
+  };
+}
+
+async function startHooklineChild(config: Config, namespace: string, token: string) {
+  const entry = process.argv[1] as string;
+  const dbUrl = config.mongodbUrl.replace(/\/[^/?]*(\?|$)/, `/${namespace}$1`);
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, entry, 'all'], {
+    env: {
+      ...process.env,
+      HOOKLINE_ADDR: '127.0.0.1:0',
+      HOOKLINE_NAMESPACE: namespace,
+      HOOKLINE_MONGODB_URL: dbUrl,
+      HOOKLINE_NATS_URL: config.natsUrl.join(','),
+      HOOKLINE_ADMIN_TOKEN: token,
+      HOOKLINE_VERIFY_ENDPOINTS: 'false',
+      HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
+      HOOKLINE_LOG_LEVEL: 'info',
+      HOOKLINE_ENDPOINT_CONCURRENCY: String(Math.max(config.endpointConcurrency, 64)),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.length > 100_000) out = out.slice(-10_000);
+  });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const m = /"url":"(http:\/\/[^"]+)","msg":"registry listening"/.exec(out);
+    if (m?.[1]) return { child, url: m[1], dbUrl };
+    if (child.exitCode !== null) throw new Error(`hookline exited: ${out}`);
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error('hookline did not start');
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+export async function runBench(
+  config: Config,
+  opts: BenchOptions,
+): Promise<Record<string, unknown>> {
+  const namespace = `bench_${randomBytes(3).toString('hex')}`;
+  const token = randomBytes(16).toString('hex');
+  const report: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    namespace,
+  };
+  const log = (s: string) => {
+    if (!opts.json) process.stdout.write(`${s}\n`);
+  };
+  const receiver = await startReceiver();
+  const hl = await startHooklineChild(config, namespace, token);
+  const mongo = await MongoClient.connect(hl.dbUrl);
+  const deliveries = mongo.db().collection('deliveries');
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(hl.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300)
+      throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+  const createEndpoints = async (topic: string, n: number, path = '/ok') => {
+    await api('POST', '/v1/topics', { name: topic }).catch(() => undefined);
+    let made = 0;
+    const worker = async () => {
+      while (made < n) {
+        made++;
+        await api('POST', '/v1/endpoints', { url: `${receiver.url}${path}`, topics: [topic] });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+  };
+  const publishBatches = async (topic: string, total: number, data: (i: number) => unknown) => {
+    let sent = 0;
+    const worker = async () => {
+      while (sent < total) {
+        const size = Math.min(200, total - sent);
+        const start = sent;
+        sent += size;
+        await api('POST', '/v1/messages/batch', {
+          messages: Array.from({ length: size }, (_, k) => ({ topic, data: data(start + k) })),
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+  };
+  const waitCount = async (filter: Record<string, unknown>, n: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await deliveries.countDocuments(filter);
+      if (c >= n) return Date.now();
+      if (Date.now() > deadline)
+        throw new Error(`only ${c} of ${n} deliveries matched ${JSON.stringify(filter)}`);
+      await sleep(50);
+    }
+  };
+  const waitReceived = async (n: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await receiver.stats();
+      if (s.count >= n) return s;
+      if (process.env.HOOKLINE_BENCH_DEBUG)
+        process.stderr.write(`received ${s.count}/${n}, failed ${s.failed}\n`);
+      if (Date.now() > deadline) throw new Error(`received only ${s.count} of ${n}`);
+      await sleep(25);
+    }
+  };
+
+  try {
+    if (opts.phases.includes('loopback')) {
+      const pool = new Pool(receiver.url, { connections: 64 });
+      const body = JSON.stringify({
+        type: 'bench',
+        timestamp: new Date().toISOString(),
+        data: { pad: 'x'.repeat(200) },
+      });
+      let n = 0;
+      const until = Date.now() + opts.seconds * 1000;
+      const worker = async () => {
+        while (Date.now() < until) {
+          const res = await pool.request({
+            path: '/ok',
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json' },
+          });
+          await res.body.dump();
+          n++;
+        }
+      };
+      const started = Date.now();
+      await Promise.all(Array.from({ length: 64 }, worker));
+      const rate = Math.round(n / ((Date.now() - started) / 1000));
+      await pool.close();
+      report.loopback_posts_per_sec = rate;
+      log(
+        `loopback     ${rate} POST/s (undici → node:http on 127.0.0.1, 64 connections, ${opts.seconds} s)`,
+      );
+      await receiver.reset();
+    }
+
+    if (opts.phases.includes('throughput')) {
+      await createEndpoints('bench.throughput', opts.fanout);
+      const total = opts.messages * opts.fanout;
+      const started = Date.now();
+      await publishBatches('bench.throughput', opts.messages, (i) => ({ i, pad: 'x'.repeat(200) }));
+      const accepted = Date.now();
+      const s = await waitReceived(total, 600_000);
+      const recorded = await waitCount(
+        { topic: 'bench.throughput', status: 'succeeded' },
+        total,
+        600_000,
+      );
+      const ingest = Math.round(opts.messages / ((accepted - started) / 1000));
+      const delivered = Math.round(total / ((s.last - started) / 1000));
+      const recordedRate = Math.round(total / ((recorded - started) / 1000));
+      Object.assign(report, {
+        throughput_messages: opts.messages,
+        throughput_fanout: opts.fanout,
+        ingest_per_sec: ingest,
+        deliveries_per_sec: delivered,
+        recorded_deliveries_per_sec: recordedRate,
+      });
+      if (typeof report.loopback_posts_per_sec === 'number') {
+        report.deliveries_vs_loopback = Number(
+          (delivered / report.loopback_posts_per_sec).toFixed(3),
+        );
+      }
+      log(
+        `throughput   ${opts.messages} messages × ${opts.fanout} endpoints: ingest ${ingest} msg/s, delivered ${delivered}/s, recorded as succeeded ${recordedRate}/s`,
+      );
+      await receiver.reset();
+    }
+
+    if (opts.phases.includes('latency')) {
+      await createEndpoints('bench.latency', 1);
+      const n = opts.rate * opts.seconds;
+      const interval = 1000 / opts.rate;
+      const started = Date.now();
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        const due = started + i * interval;
+        const wait = due - Date.now();
+        if (wait > 0) await sleep(wait);
+        pending.push(
+          api('POST', '/v1/messages', { topic: 'bench.latency', data: { i, sent_at: Date.now() } }),
+        );
+      }
+      await Promise.all(pending);
+      const s = await waitReceived(n, 60_000);
+      const sorted = [...s.latencies].sort((a, b) => a - b);
+      const lat = {
+        p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
+        p99: percentile(sorted, 99),
+        max: sorted[sorted.length - 1],
+      };
+      report.latency_rate = opts.rate;
+      report.latency_ms = lat;
+      log(
+        `latency      ${opts.rate} msg/s for ${opts.seconds} s, publish → receipt: p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms`,
+      );
+      await receiver.reset();
+    }
+
+    if (opts.phases.includes('fanout')) {
+      const t0 = Date.now();
+      await createEndpoints('bench.wide', opts.wideFanout);
+      log(`fanout       created ${opts.wideFanout} endpoints in ${Date.now() - t0} ms`);
+      await sleep(1500); // every dispatcher has applied the announcements
+      const started = Date.now();
+      const msg = (await api('POST', '/v1/messages', {
+        topic: 'bench.wide',
+        data: { wide: true },
+      })) as { id: string };
+      const stored = await waitCount({ message_id: msg.id }, opts.wideFanout, 120_000);
+      const s = await waitReceived(opts.wideFanout, 300_000);
+      report.wide_fanout = opts.wideFanout;
+      report.wide_fanout_stored_ms = stored - started;
+      report.wide_fanout_delivered_ms = s.last - started;
+      log(
+        `fanout       1 message → ${opts.wideFanout} endpoints: every delivery stored in ${stored - started} ms, all received in ${s.last - started} ms`,
+      );
+      await receiver.reset();
+    }
+
+    if (opts.phases.includes('backlog')) {
+      const failing = 10;
+      const messages = Math.ceil(opts.backlog / failing);
+      await createEndpoints('bench.failing', failing, '/fail');
+      await publishBatches('bench.failing', messages, (i) => ({ i }));
+      // Wait until each delivery has failed once and waits for its retry (5 s, then 5 m).
+      await waitCount(
+        { topic: 'bench.failing', attempts: { $gte: 1 } },
+        messages * failing,
+        900_000,
+      );
+      const waiting = await deliveries.countDocuments({
+        topic: 'bench.failing',
+        status: 'pending',
+      });
+      await createEndpoints('bench.fresh', opts.fanout);
+      const total = Math.min(opts.messages, 2000) * opts.fanout;
+      const started = Date.now();
+      await publishBatches('bench.fresh', total / opts.fanout, (i) => ({ i }));
+      const s = await waitReceived(total, 600_000);
+      const rate = Math.round(total / ((s.last - started) / 1000));
+      report.backlog_waiting = waiting;
+      report.backlog_fresh_deliveries_per_sec = rate;
+      report.backlog_rss_mb = rssMb(hl.child.pid as number);
+      log(
+        `backlog      ${waiting} deliveries waiting for a retry: fresh deliveries ${rate}/s, hookline RSS ${report.backlog_rss_mb} MB`,
+      );
+    }
+    report.rss_mb = rssMb(hl.child.pid as number);
+  } finally {
+    hl.child.kill('SIGTERM');
+    await new Promise((r) => hl.child.once('exit', r));
+    await mongo
+      .db()
+      .dropDatabase()
+      .catch(() => undefined);
+    await mongo.close();
+    await receiver.close();
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
