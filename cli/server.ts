@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
@@ -43,11 +44,13 @@ export async function startHookline(
   let app: App | null = null;
   let dispatcher: Dispatcher | null = null;
   let sweeper: NodeJS.Timeout | null = null;
+  let metricsServer: Server | null = null;
 
   const close = onceClose(async () => {
     const errors = await runAll([
       () => sweeper && clearInterval(sweeper),
       () => app?.close(),
+      () => new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
       () => dispatcher?.close(),
       () => nc?.drain(),
       // Anything still in flight was released above; waiting for it would only delay exit.
@@ -97,6 +100,35 @@ export async function startHookline(
     if (parts.dispatcher) {
       dispatcher = createDispatcher(deps, { metricsRegistry });
       await dispatcher.start();
+    }
+    // Without the registry's listener, metrics get one of their own when asked for.
+    if (!parts.registry && config.metricsAddr) {
+      const server = createServer((req, res) => {
+        if (req.url !== '/metrics' && req.url !== '/healthz') {
+          res.writeHead(404);
+          res.end();
+          return;
+        }
+        if (req.url === '/healthz') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"status":"ok"}');
+          return;
+        }
+        metricsRegistry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': metricsRegistry.contentType });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+      });
+      const addr = config.metricsAddr;
+      await new Promise<void>((resolve) => server.listen(addr.port, addr.host, resolve));
+      metricsServer = server;
+      log.info({ url: `http://${addr.host}:${(server.address() as AddressInfo).port}/metrics` }, 'metrics listening');
     }
     return { url, app, dispatcher, mongo, nc, close };
   } catch (err) {

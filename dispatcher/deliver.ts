@@ -133,10 +133,14 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
         body,
         { timeoutMs: ctx.config.deliveryTimeout, maxResponseBytes: RESPONSE_BODY_LIMIT },
       );
-    } finally {
+    } catch (err) {
       clearInterval(heartbeat);
+      throw err;
     }
-    if (ctx.released.has(m)) return 'none'; // shutting down: another dispatcher owns it now
+    if (ctx.released.has(m)) {
+      clearInterval(heartbeat);
+      return 'none'; // shutting down: another dispatcher owns it now
+    }
     ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
 
     const attempts = d.attempts + 1;
@@ -170,11 +174,15 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
           };
 
     try {
+      // The heartbeat goes on while the outcome is written: a slow store must not make
+      // JetStream hand the delivery to another dispatcher, which would attempt it again.
       await finish(d, next, record);
     } catch (err) {
       ctx.log.warn({ err, delivery_id: d._id }, 'could not record an attempt; it will be repeated');
       m.nak(STORE_RETRY_MS);
       return 'none';
+    } finally {
+      clearInterval(heartbeat);
     }
     ctx.metrics.outcomes.inc({ outcome: outcome.kind });
     if (outcome.kind === 'retry') m.nak(outcome.delayMs);

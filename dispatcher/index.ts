@@ -2,6 +2,7 @@ import type { ConsumerMessages, JsMsg } from 'nats';
 import { Semaphore, withDeadline } from '../core/lifecycle.js';
 import { natsNames } from '../core/nats.js';
 import type { DispatcherContext, DispatcherDeps } from './context.js';
+import { registerBacklogGauges } from './backlog.js';
 import { createDeliverer } from './deliver.js';
 import { createClusterRateLimits } from './ratelimit.js';
 import { fanOut } from './fanout.js';
@@ -93,6 +94,7 @@ export function createDispatcher(
         names,
         deps.config.resyncInterval,
       );
+      if (options.metricsRegistry) registerBacklogGauges(options.metricsRegistry, await deps.nc.jetstreamManager(), names);
       const deliverer = createDeliverer(
         ctx,
         await createClusterRateLimits(deps.js, deps.config.namespace),
