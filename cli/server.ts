@@ -50,7 +50,10 @@ export async function startHookline(
     const errors = await runAll([
       () => sweeper && clearInterval(sweeper),
       () => app?.close(),
-      () => new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
+      () =>
+        new Promise<void>((resolve) =>
+          metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+        ),
       () => dispatcher?.close(),
       () => nc?.drain(),
       // Anything still in flight was released above; waiting for it would only delay exit.
@@ -128,7 +131,10 @@ export async function startHookline(
       const addr = config.metricsAddr;
       await new Promise<void>((resolve) => server.listen(addr.port, addr.host, resolve));
       metricsServer = server;
-      log.info({ url: `http://${addr.host}:${(server.address() as AddressInfo).port}/metrics` }, 'metrics listening');
+      log.info(
+        { url: `http://${addr.host}:${(server.address() as AddressInfo).port}/metrics` },
+        'metrics listening',
+      );
     }
     return { url, app, dispatcher, mongo, nc, close };
   } catch (err) {

@@ -10,7 +10,11 @@ const TOP_ENDPOINTS = 20;
  * waiting (new, in flight or waiting for a retry), and the deliveries of the endpoints with
  * the longest queues, by endpoint id (at most 20 labels, so cardinality stays bounded).
  */
-export function registerBacklogGauges(registry: Registry, jsm: JetStreamManager, names: NatsNames): void {
+export function registerBacklogGauges(
+  registry: Registry,
+  jsm: JetStreamManager,
+  names: NatsNames,
+): void {
   new Gauge({
     name: 'hookline_consumer_backlog',
     help: 'Messages not yet acknowledged by a consumer (pending + in flight or waiting for a retry)',
@@ -38,7 +42,9 @@ export function registerBacklogGauges(registry: Registry, jsm: JetStreamManager,
     async collect() {
       this.reset();
       try {
-        const info = await jsm.streams.info(names.deliveriesStream, { subjects_filter: names.deliveriesSubject('*') });
+        const info = await jsm.streams.info(names.deliveriesStream, {
+          subjects_filter: names.deliveriesSubject('*'),
+        });
         const counts = Object.entries(info.state.subjects ?? {})
           .map(([subject, n]) => [subject.slice(names.deliveriesSubject('').length), n] as const)
           .sort((a, b) => b[1] - a[1]);

@@ -94,7 +94,8 @@ export function createDispatcher(
         names,
         deps.config.resyncInterval,
       );
-      if (options.metricsRegistry) registerBacklogGauges(options.metricsRegistry, await deps.nc.jetstreamManager(), names);
+      if (options.metricsRegistry)
+        registerBacklogGauges(options.metricsRegistry, await deps.nc.jetstreamManager(), names);
       const deliverer = createDeliverer(
         ctx,
         await createClusterRateLimits(deps.js, deps.config.namespace),

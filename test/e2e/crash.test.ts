@@ -49,13 +49,20 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
   const api = apiClient(registry.url, 'adm');
   await api('POST', '/v1/topics', { name: 'crash.topic' });
   const paths = ['/a', '/b', '/c'];
-  for (const p of paths) assert.equal((await api('POST', '/v1/endpoints', { url: r.url + p, topics: ['crash.topic'] })).status, 201);
+  for (const p of paths)
+    assert.equal(
+      (await api('POST', '/v1/endpoints', { url: r.url + p, topics: ['crash.topic'] })).status,
+      201,
+    );
 
   const acknowledged: string[] = [];
   let killed = 0;
   for (let batch = 0; batch < 20; batch++) {
     const res = await api('POST', '/v1/messages/batch', {
-      messages: Array.from({ length: 15 }, (_, i) => ({ topic: 'crash.topic', data: { batch, i } })),
+      messages: Array.from({ length: 15 }, (_, i) => ({
+        topic: 'crash.topic',
+        data: { batch, i },
+      })),
     });
     if (res.status === 202) acknowledged.push(...res.body.data.map((m: { id: string }) => m.id));
     if (batch === 6) {
@@ -74,10 +81,17 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
   assert.equal(acknowledged.length, 300);
 
   const expected = acknowledged.flatMap((id) => paths.map((p) => `${id} ${p}`));
-  await waitFor('every acknowledged delivery', () => expected.every((k) => received.has(k)), 90_000, 200);
+  await waitFor(
+    'every acknowledged delivery',
+    () => expected.every((k) => received.has(k)),
+    90_000,
+    200,
+  );
   const lost = expected.filter((k) => !received.has(k));
   const duplicates = [...received.values()].reduce((n, c) => n + (c - 1), 0);
-  console.log(`crash test: ${acknowledged.length} acknowledged × ${paths.length} endpoints, ${lost.length} lost, ${duplicates} duplicate receipts`);
+  console.log(
+    `crash test: ${acknowledged.length} acknowledged × ${paths.length} endpoints, ${lost.length} lost, ${duplicates} duplicate receipts`,
+  );
   assert.deepEqual(lost, []);
   const unexpected = [...received.keys()].filter((k) => !expected.includes(k));
   assert.deepEqual(unexpected, [], 'nothing that was not published');

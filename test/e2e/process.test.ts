@@ -181,3 +181,23 @@ test('the README demo (npm start) brings hookline up and shows a signed event de
     /POST \/books → log line → sidecar → JetStream → dispatcher → subscriber: delivered/,
   );
 });
+
+test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gauges included', async () => {
+  const iso = isolation('metrics');
+  cleanups.push(() => iso.cleanup());
+  const d = await spawnHookline(
+    ['dispatcher'],
+    envFor(iso, { HOOKLINE_METRICS_ADDR: '127.0.0.1:0' }),
+  );
+  cleanups.push(() => kill(d, 'SIGKILL'));
+  const url = await waitFor(
+    'the metrics address',
+    () => /"url":"(http:\/\/[^"]+\/metrics)","msg":"metrics listening"/.exec(d.stdout())?.[1],
+  );
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /hookline_consumer_backlog\{consumer="deliver"\} 0/);
+  assert.match(text, /hookline_delivery_attempts_total|hookline_deliveries_created_total/);
+  assert.equal(await kill(d, 'SIGTERM'), 0);
+});
