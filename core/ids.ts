@@ -35,7 +35,9 @@ export function ulid(now = Date.now()): string {
   return encodeTime(now) + encodeBytes(randomBytes(10), 16);
 }
 
-export function newId(prefix: 'msg' | 'ep' | 'top' | 'req' | 'att' | 'tok' | 'sub'): string {
+export function newId(
+  prefix: 'msg' | 'ep' | 'top' | 'req' | 'att' | 'tok' | 'sub' | 'pub',
+): string {
   return `${prefix}_${ulid()}`;
 }
 

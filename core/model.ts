@@ -15,8 +15,22 @@ export interface SecretEntry {
 
 export type EndpointStatus = 'pending' | 'active' | 'disabled';
 
+export type PrincipalKind = 'publisher' | 'subscriber';
+
+/** A publisher's token or a subscriber's API key: only its SHA-256 is stored. */
+export interface PrincipalDoc {
+  _id: string; // pub_<ulid> or sub_<ulid>
+  kind: PrincipalKind;
+  name: string;
+  key_hash: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
 export interface EndpointDoc {
   _id: string;
+  /** The subscriber that owns it; null for endpoints made by the admin. */
+  owner_id?: string | null;
   url: string;
   topics: string[];
   description: string;
@@ -51,6 +65,8 @@ export interface DeliveryDoc {
   _id: string;
   message_id: string;
   endpoint_id: string;
+  /** The endpoint's owner at fan-out, so a subscriber's deliveries are found without a join. */
+  owner_id?: string | null;
   topic: string;
   status: DeliveryStatus;
   attempts: number;

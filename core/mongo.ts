@@ -5,6 +5,7 @@ import type {
   EndpointDoc,
   IdempotencyDoc,
   MessageDoc,
+  PrincipalDoc,
   SettingDoc,
   TopicDoc,
 } from './model.js';
@@ -17,6 +18,7 @@ export interface Collections {
   deliveries: Collection<DeliveryDoc>;
   attempts: Collection<AttemptDoc>;
   settings: Collection<SettingDoc>;
+  principals: Collection<PrincipalDoc>;
 }
 
 export interface Mongo {
@@ -41,6 +43,7 @@ export async function connectMongo(url: string): Promise<Mongo> {
     deliveries: db.collection('deliveries'),
     attempts: db.collection('attempts'),
     settings: db.collection('settings'),
+    principals: db.collection('principals'),
   };
   let closed: Promise<void> | null = null;
   return {
@@ -68,6 +71,10 @@ export async function ensureIndexes(col: Collections): Promise<void> {
     col.deliveries.createIndex({ endpoint_id: 1, created_at: -1 }),
     col.deliveries.createIndex({ status: 1, created_at: -1 }),
     col.attempts.createIndex({ delivery_id: 1, created_at: -1 }),
+    col.principals.createIndex({ key_hash: 1 }, { unique: true }),
+    col.principals.createIndex({ kind: 1, created_at: -1 }),
+    col.endpoints.createIndex({ owner_id: 1, created_at: -1 }),
+    col.deliveries.createIndex({ owner_id: 1, created_at: -1 }),
   ]);
 }
 

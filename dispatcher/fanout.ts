@@ -35,6 +35,7 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
     _id: deliveryId(messageId, e.id),
     message_id: messageId,
     endpoint_id: e.id,
+    owner_id: e.ownerId,
     topic,
     status: 'pending',
     attempts: 0,

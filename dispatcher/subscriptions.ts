@@ -18,6 +18,7 @@ export interface LiveEndpoint {
   status: EndpointDoc['status'];
   rateLimit: number | null;
   failingSince: number | null;
+  ownerId: string | null;
   keys: Array<{ key: Buffer; expiresAt: number | null }>;
 }
 
@@ -29,6 +30,7 @@ function toLive(e: EndpointDoc): LiveEndpoint {
     status: e.status,
     rateLimit: e.rate_limit,
     failingSince: e.failing_since?.getTime() ?? null,
+    ownerId: e.owner_id ?? null,
     keys: e.secrets.map((s) => ({
       key: secretKey(s.secret),
       expiresAt: s.expires_at?.getTime() ?? null,

@@ -7,7 +7,8 @@ import Fastify, {
 } from 'fastify';
 import { ApiError, ERRORS } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { requireAdmin } from './auth.js';
+import { createAuthenticator } from './principal.js';
+import { principalRoutes } from './routes/principals.js';
 import type { RegistryDeps } from './context.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
@@ -87,7 +88,9 @@ export function buildRegistry(
   void app.register(healthRoutes(deps, metrics));
   void app.register(
     async (v1) => {
-      v1.addHook('onRequest', requireAdmin(options.adminHash));
+      v1.decorateRequest('principal', null as never);
+      v1.addHook('onRequest', createAuthenticator(deps.mongo, options.adminHash));
+      await v1.register(principalRoutes(deps));
       await v1.register(topicRoutes(deps));
       await v1.register(endpointRoutes(deps));
       await v1.register(messageRoutes(deps, metrics));

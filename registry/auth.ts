@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../core/errors.js';
 import { randomToken, sha256Hex } from '../core/ids.js';
 import { isDuplicateKey, type Mongo } from '../core/mongo.js';
 
@@ -45,11 +44,4 @@ export function sameHash(aHex: string, bHex: string): boolean {
   const a = Buffer.from(aHex, 'hex');
   const b = Buffer.from(bHex, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-export function requireAdmin(adminHash: string) {
-  return async (req: FastifyRequest) => {
-    const token = bearerToken(req);
-    if (!token || !sameHash(sha256Hex(token), adminHash)) throw new ApiError('unauthorized');
-  };
 }

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Filter } from 'mongodb';
 import { ApiError } from '../../core/errors.js';
 import type { DeliveryDoc } from '../../core/model.js';
@@ -9,13 +9,16 @@ import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
 import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
 import { attemptView, deliveryView } from '../views.js';
+import { allow, ownerScope, visible } from '../principal.js';
 
 export function deliveryRoutes(deps: RegistryDeps) {
   const { deliveries, attempts, messages, endpoints } = deps.mongo.col;
 
-  async function load(id: string): Promise<DeliveryDoc> {
+  /** The delivery, if the caller may see it: a subscriber sees only its own. */
+  async function load(req: FastifyRequest, id: string): Promise<DeliveryDoc> {
     const doc = await deliveries.findOne({ _id: id });
-    if (!doc) throw new ApiError('delivery_not_found', `Unknown delivery "${id}".`);
+    if (!doc || !visible(req, doc.owner_id))
+      throw new ApiError('delivery_not_found', `Unknown delivery "${id}".`);
     return doc;
   }
 
@@ -28,18 +31,20 @@ export function deliveryRoutes(deps: RegistryDeps) {
       if (q.endpoint_id) filter.endpoint_id = q.endpoint_id;
       if (q.message_id) filter.message_id = q.message_id;
       if (q.status) filter.status = q.status;
+      const scope = ownerScope(req);
+      if (scope !== null) filter.owner_id = scope;
       return listPage(deliveries, filter, pageParams(q), deliveryView);
     });
 
     app.get('/deliveries/:id', { schema: { params: IdParam } }, async (req) =>
-      deliveryView(await load(req.params.id)),
+      deliveryView(await load(req, req.params.id)),
     );
 
     app.get(
       '/deliveries/:id/attempts',
       { schema: { params: IdParam, querystring: ListQuery } },
       async (req) => {
-        await load(req.params.id);
+        await load(req, req.params.id);
         return listPage(
           attempts,
           { delivery_id: req.params.id },
@@ -55,7 +60,8 @@ export function deliveryRoutes(deps: RegistryDeps) {
      * because a succeeded delivery is never sent again.
      */
     app.post('/deliveries/:id/retry', { schema: { params: IdParam } }, async (req, reply) => {
-      const d = await load(req.params.id);
+      allow(req, 'admin', 'subscriber');
+      const d = await load(req, req.params.id);
       if (d.status === 'pending') {
         throw new ApiError(
           'conflict',

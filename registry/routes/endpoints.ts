@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import { newId, sha256Hex } from '../../core/ids.js';
 import type { EndpointDoc, SecretEntry } from '../../core/model.js';
@@ -10,6 +10,7 @@ import { listPage, pageParams } from '../pagination.js';
 import { CreateEndpoint, IdParam, ListQuery, PatchEndpoint, VerifyEndpoint } from '../schemas.js';
 import { checkUrl, verifyEndpoint } from '../verification.js';
 import { endpointView } from '../views.js';
+import { allow, ownerScope, visible } from '../principal.js';
 import { requireTopics } from './topics.js';
 
 const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
@@ -19,10 +20,18 @@ export function endpointRoutes(deps: RegistryDeps) {
   const announce = (c: Parameters<RegistryDeps['announcer']['announce']>[0]) =>
     deps.announcer.announce(c);
 
-  async function load(id: string): Promise<EndpointDoc> {
+  /** The endpoint, if the caller may see it: a subscriber sees only its own. */
+  async function load(req: FastifyRequest, id: string): Promise<EndpointDoc> {
     const doc = await endpoints.findOne({ _id: id });
-    if (!doc) throw new ApiError('endpoint_not_found', `Unknown endpoint "${id}".`);
+    if (!doc || !visible(req, doc.owner_id))
+      throw new ApiError('endpoint_not_found', `Unknown endpoint "${id}".`);
     return doc;
+  }
+
+  /** Changing an endpoint is for the admin and its owner; publishers only read. */
+  function loadForChange(req: FastifyRequest, id: string): Promise<EndpointDoc> {
+    allow(req, 'admin', 'subscriber');
+    return load(req, id);
   }
 
   /** Writes the changed fields, announces the change, returns the stored document. */
@@ -41,6 +50,7 @@ export function endpointRoutes(deps: RegistryDeps) {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post('/endpoints', { schema: { body: CreateEndpoint } }, async (req, reply) => {
+      allow(req, 'admin', 'subscriber');
       const body = req.body;
       const url = checkUrl(deps, body.url);
       await requireTopics(deps, body.topics);
@@ -55,6 +65,7 @@ export function endpointRoutes(deps: RegistryDeps) {
       const now = new Date();
       const doc: EndpointDoc = {
         _id: newId('ep'),
+        owner_id: ownerScope(req),
         url: url.href,
         topics: body.topics,
         description: body.description ?? '',
@@ -72,19 +83,25 @@ export function endpointRoutes(deps: RegistryDeps) {
       return reply.status(201).send(endpointView(doc, secret));
     });
 
-    app.get('/endpoints', { schema: { querystring: ListQuery } }, async (req) =>
-      listPage(endpoints, {}, pageParams(req.query), (d) => endpointView(d)),
-    );
+    app.get('/endpoints', { schema: { querystring: ListQuery } }, async (req) => {
+      const scope = ownerScope(req);
+      return listPage(
+        endpoints,
+        scope === null ? {} : { owner_id: scope },
+        pageParams(req.query),
+        (d) => endpointView(d),
+      );
+    });
 
     app.get('/endpoints/:id', { schema: { params: IdParam } }, async (req) =>
-      endpointView(await load(req.params.id)),
+      endpointView(await load(req, req.params.id)),
     );
 
     app.patch(
       '/endpoints/:id',
       { schema: { params: IdParam, body: PatchEndpoint } },
       async (req) => {
-        const current = await load(req.params.id);
+        const current = await loadForChange(req, req.params.id);
         const body = req.body;
         const set: Partial<EndpointDoc> = {};
         if (body.topics !== undefined) {
@@ -111,6 +128,7 @@ export function endpointRoutes(deps: RegistryDeps) {
     );
 
     app.delete('/endpoints/:id', { schema: { params: IdParam } }, async (req, reply) => {
+      await loadForChange(req, req.params.id);
       const res = await endpoints.deleteOne({ _id: req.params.id });
       if (res.deletedCount === 0)
         throw new ApiError('endpoint_not_found', `Unknown endpoint "${req.params.id}".`);
@@ -122,7 +140,7 @@ export function endpointRoutes(deps: RegistryDeps) {
       '/endpoints/:id/verify',
       { schema: { params: IdParam, body: VerifyEndpoint } },
       async (req) => {
-        const current = await load(req.params.id);
+        const current = await loadForChange(req, req.params.id);
         if (current.status === 'active') return endpointView(current);
         if (current.status === 'disabled' || !current.verification_token_hash) {
           throw new ApiError('conflict', 'This endpoint is not waiting for verification.');
@@ -137,7 +155,7 @@ export function endpointRoutes(deps: RegistryDeps) {
     );
 
     app.post('/endpoints/:id/rotate-secret', { schema: { params: IdParam } }, async (req) => {
-      const current = await load(req.params.id);
+      const current = await loadForChange(req, req.params.id);
       const secret = generateSecret();
       const now = Date.now();
       const kept: SecretEntry[] = current.secrets
@@ -151,7 +169,7 @@ export function endpointRoutes(deps: RegistryDeps) {
     });
 
     app.post('/endpoints/:id/enable', { schema: { params: IdParam } }, async (req) => {
-      const current = await load(req.params.id);
+      const current = await loadForChange(req, req.params.id);
       if (current.status === 'pending') {
         throw new ApiError(
           'conflict',
@@ -166,7 +184,7 @@ export function endpointRoutes(deps: RegistryDeps) {
     });
 
     app.post('/endpoints/:id/disable', { schema: { params: IdParam } }, async (req) => {
-      const current = await load(req.params.id);
+      const current = await loadForChange(req, req.params.id);
       return endpointView(
         await update(current._id, { status: 'disabled', disabled_reason: 'disabled by request' }),
       );

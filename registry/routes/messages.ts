@@ -7,6 +7,7 @@ import { listPage, pageParams } from '../pagination.js';
 import { publishMany, publishMessage } from '../publish.js';
 import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from '../schemas.js';
 import { deliveryView, messageView } from '../views.js';
+import { allow } from '../principal.js';
 import { requireTopics } from './topics.js';
 
 export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
@@ -15,6 +16,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post('/messages', { schema: { body: PublishMessage } }, async (req, reply) => {
+      allow(req, 'admin', 'publisher');
       const header = req.headers['idempotency-key'];
       const headerKey = Array.isArray(header) ? header[0] : header;
       if (headerKey !== undefined && (headerKey.length === 0 || headerKey.length > 256)) {
@@ -37,6 +39,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
     });
 
     app.post('/messages/batch', { schema: { body: PublishBatch } }, async (req, reply) => {
+      allow(req, 'admin', 'publisher');
       const items = req.body.messages;
       const topics = [...new Set(items.map((m) => m.topic))];
       const known = new Set(
@@ -68,11 +71,13 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
     });
 
     app.get('/messages', { schema: { querystring: MessagesQuery } }, async (req) => {
+      allow(req, 'admin', 'publisher');
       const filter = req.query.topic ? { topic: req.query.topic } : {};
       return listPage(messages, filter, pageParams(req.query), messageView);
     });
 
     app.get('/messages/:id', { schema: { params: IdParam } }, async (req) => {
+      allow(req, 'admin', 'publisher');
       const doc = await messages.findOne({ _id: req.params.id });
       if (!doc) throw new ApiError('message_not_found', `Unknown message "${req.params.id}".`);
       return messageView(doc);
@@ -82,6 +87,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
       '/messages/:id/deliveries',
       { schema: { params: IdParam, querystring: ListQuery } },
       async (req) => {
+        allow(req, 'admin', 'publisher');
         const exists = await messages.countDocuments({ _id: req.params.id }, { limit: 1 });
         if (!exists) throw new ApiError('message_not_found', `Unknown message "${req.params.id}".`);
         return listPage(

@@ -7,6 +7,7 @@ import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
 import { CreateTopic, ListQuery, TopicName } from '../schemas.js';
 import { topicView } from '../views.js';
+import { allow } from '../principal.js';
 import { Type } from '@sinclair/typebox';
 
 export function topicRoutes(deps: RegistryDeps) {
@@ -15,6 +16,7 @@ export function topicRoutes(deps: RegistryDeps) {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post('/topics', { schema: { body: CreateTopic } }, async (req, reply) => {
+      allow(req, 'admin', 'publisher');
       const doc = {
         _id: newId('top'),
         name: req.body.name,

@@ -43,7 +43,11 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
   };
   const registry = await spawnHookline(['registry'], env);
   procs.push(registry);
-  const dispatcher = () => spawnHookline(['dispatcher'], env).then((p) => (procs.push(p), p));
+  const dispatcher = async () => {
+    const p = await spawnHookline(['dispatcher'], env);
+    procs.push(p);
+    return p;
+  };
   let d1 = await dispatcher();
   let d2 = await dispatcher();
   const api = apiClient(registry.url, 'adm');

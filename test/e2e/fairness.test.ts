@@ -66,9 +66,9 @@ test('a hanging endpoint holds at most its cap of slots; the others flow on', as
   await waitFor('the hanging endpoint to fill its cap', () => c.max >= 4);
   const started = Date.now();
   await publishMany(h, 'fast.topic', 40);
-  await waitFor('every fast event', () => healthy.events.length === 40, 5_000);
+  await waitFor('every fast event', () => healthy.events.length === 40, 8_000);
   const took = Date.now() - started;
-  assert.ok(took < 2_500, `the healthy endpoint waited ${took} ms behind the hanging one`);
+  assert.ok(took < 5_000, `the healthy endpoint waited ${took} ms behind the hanging one`);
   assert.ok(c.max <= 4, `${c.max} requests were open at once to the hanging endpoint (cap 4)`);
 });
 
