@@ -50,10 +50,11 @@ async function publishMany(h: TestHookline, topic: string, n: number) {
 }
 
 test('a hanging endpoint holds at most its cap of slots; the others flow on', async () => {
+  // Without the cap all 16 slots would hang for the full 8 s timeout.
   const h = await hookline('fair', {
     concurrency: '16',
     endpointConcurrency: '4',
-    deliveryTimeout: '5s',
+    deliveryTimeout: '8s',
   });
   const c = concurrency();
   const hanging = await receiver((_req, _res) => {
