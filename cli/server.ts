@@ -6,6 +6,7 @@ import type { Agent } from 'undici';
 import type { Config } from '../core/config.js';
 import { createEgressAgent } from '../core/egress.js';
 import { onceClose, runAll } from '../core/lifecycle.js';
+import { createSecretBox, loadEncryptionKey } from '../core/secretbox.js';
 import type { Logger } from '../core/logger.js';
 import { connectMongo, ensureIndexes, type Mongo } from '../core/mongo.js';
 import { connectNats, ensureStreams, natsNames } from '../core/nats.js';
@@ -77,7 +78,8 @@ export async function startHookline(
     });
     const js = nc.jetstream();
     agent = createEgressAgent({ allow: config.allowTargets });
-    const deps = { config, log, mongo, nc, js, agent };
+    const box = createSecretBox(await loadEncryptionKey(config.encryptionKey, config.keyFile));
+    const deps = { config, log, mongo, nc, js, agent, box };
     const metricsRegistry = new Registry();
 
     let url: string | null = null;

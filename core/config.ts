@@ -16,6 +16,8 @@ const SETTINGS = {
   },
   namespace: { env: 'HOOKLINE_NAMESPACE', def: 'hookline', parse: parseNamespace },
   adminToken: { env: 'HOOKLINE_ADMIN_TOKEN', def: '', parse: (s: string) => s },
+  encryptionKey: { env: 'HOOKLINE_ENCRYPTION_KEY', def: '', parse: (s: string) => s },
+  keyFile: { env: 'HOOKLINE_KEY_FILE', def: '.hookline/encryption.key', parse: (s: string) => s },
   allowTargets: { env: 'HOOKLINE_ALLOW_TARGETS', def: '', parse: parseAllowList },
   verifyEndpoints: { env: 'HOOKLINE_VERIFY_ENDPOINTS', def: 'true', parse: parseBool },
   retrySchedule: {
@@ -37,6 +39,7 @@ const SETTINGS = {
   logLevel: { env: 'HOOKLINE_LOG_LEVEL', def: 'info', parse: parseLogLevel },
   deliveryTimeout: { env: 'HOOKLINE_DELIVERY_TIMEOUT', def: '15s', parse: parseDuration },
   maxBodyBytes: { env: 'HOOKLINE_MAX_BODY_BYTES', def: '1048576', parse: parsePositiveInt },
+  apiRateLimit: { env: 'HOOKLINE_API_RATE_LIMIT', def: '1000', parse: parsePositiveInt },
   concurrency: { env: 'HOOKLINE_CONCURRENCY', def: '256', parse: parsePositiveInt },
   endpointConcurrency: { env: 'HOOKLINE_ENDPOINT_CONCURRENCY', def: '16', parse: parsePositiveInt },
   breakerThreshold: { env: 'HOOKLINE_BREAKER_THRESHOLD', def: '5', parse: parsePositiveInt },

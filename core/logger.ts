@@ -10,6 +10,7 @@ export const REDACT_PATHS = [
   'api_key',
   'adminToken',
   'config.adminToken',
+  'config.encryptionKey',
   'config.token',
   '*.secret',
   '*.secrets',

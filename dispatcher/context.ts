@@ -1,6 +1,7 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Agent } from 'undici';
 import type { Config } from '../core/config.js';
+import type { SecretBox } from '../core/secretbox.js';
 import type { Logger } from '../core/logger.js';
 import type { Mongo } from '../core/mongo.js';
 import type { NatsNames } from '../core/nats.js';
@@ -15,6 +16,7 @@ export interface DispatcherDeps {
   nc: NatsConnection;
   js: JetStreamClient;
   agent: Agent;
+  box: SecretBox;
 }
 
 export interface DispatcherContext extends DispatcherDeps {

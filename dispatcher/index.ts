@@ -29,7 +29,7 @@ export function createDispatcher(
 ): Dispatcher {
   const names = natsNames(deps.config.namespace);
   const log = deps.log.child({ component: 'dispatcher' });
-  const subscriptions = new SubscriptionCache(deps.mongo, log);
+  const subscriptions = new SubscriptionCache(deps.mongo, log, deps.box);
   const ctx: DispatcherContext = {
     ...deps,
     log,

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { ChangeEvent, EndpointDoc } from '../core/model.js';
 import type { Mongo } from '../core/mongo.js';
 import type { NatsNames } from '../core/nats.js';
+import type { SecretBox } from '../core/secretbox.js';
 import { secretKey } from '../core/signing.js';
 
 /** An endpoint as the dispatcher needs it: the secrets already decoded into keys. */
@@ -22,7 +23,7 @@ export interface LiveEndpoint {
   keys: Array<{ key: Buffer; expiresAt: number | null }>;
 }
 
-function toLive(e: EndpointDoc): LiveEndpoint {
+function toLive(e: EndpointDoc, box: SecretBox): LiveEndpoint {
   return {
     id: e._id,
     url: e.url,
@@ -32,7 +33,7 @@ function toLive(e: EndpointDoc): LiveEndpoint {
     failingSince: e.failing_since?.getTime() ?? null,
     ownerId: e.owner_id ?? null,
     keys: e.secrets.map((s) => ({
-      key: secretKey(s.secret),
+      key: secretKey(box.open(s.secret)),
       expiresAt: s.expires_at?.getTime() ?? null,
     })),
   };
@@ -59,6 +60,7 @@ export class SubscriptionCache {
   constructor(
     private readonly mongo: Mongo,
     private readonly log: Logger,
+    private readonly box: SecretBox,
   ) {}
 
   /**
@@ -141,7 +143,7 @@ export class SubscriptionCache {
   async reload(): Promise<void> {
     const docs = await this.mongo.col.endpoints.find({}).toArray();
     const byId = new Map<string, LiveEndpoint>();
-    for (const d of docs) byId.set(d._id, toLive(d));
+    for (const d of docs) byId.set(d._id, toLive(d, this.box));
     this.byId = byId;
     this.rebuildTopics();
   }
@@ -152,7 +154,7 @@ export class SubscriptionCache {
       this.byId.delete(change.id);
     } else {
       const doc = await this.mongo.col.endpoints.findOne({ _id: change.id });
-      if (doc) this.byId.set(doc._id, toLive(doc));
+      if (doc) this.byId.set(doc._id, toLive(doc, this.box));
       else this.byId.delete(change.id);
     }
     this.rebuildTopics();
@@ -169,7 +171,7 @@ export class SubscriptionCache {
     if (hit) return hit;
     const doc = await this.mongo.col.endpoints.findOne({ _id: id });
     if (!doc) return undefined;
-    const live = toLive(doc);
+    const live = toLive(doc, this.box);
     this.byId.set(id, live);
     this.rebuildTopics();
     return live;

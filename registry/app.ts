@@ -45,8 +45,9 @@ export function buildRegistry(
     (_req, body, done) => {
       const text = body as string;
       if (text.trim() === '') return done(null, undefined);
+      let value: unknown;
       try {
-        done(null, JSON.parse(text));
+        value = JSON.parse(text);
       } catch (err) {
         done(
           new ApiError(
@@ -55,13 +56,22 @@ export function buildRegistry(
           ),
           undefined,
         );
+        return;
       }
+      const shape = jsonShapeProblem(value);
+      if (shape) {
+        done(new ApiError('invalid_request', `body: ${shape}`), undefined);
+        return;
+      }
+      done(null, value);
     },
   );
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const body = toErrorBody(err);
     if (body.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
+    const retryAfter = (body.extra.details as { retry_after?: number } | undefined)?.retry_after;
+    if (body.status === 429 && retryAfter) void reply.header('retry-after', String(retryAfter));
     void reply.status(body.status).send({
       error: { code: body.code, message: body.message, request_id: req.id, ...body.extra },
     });
@@ -89,7 +99,10 @@ export function buildRegistry(
   void app.register(
     async (v1) => {
       v1.decorateRequest('principal', null as never);
-      v1.addHook('onRequest', createAuthenticator(deps.mongo, options.adminHash));
+      v1.addHook(
+        'onRequest',
+        createAuthenticator(deps.mongo, options.adminHash, deps.config.apiRateLimit),
+      );
       await v1.register(principalRoutes(deps));
       await v1.register(topicRoutes(deps));
       await v1.register(endpointRoutes(deps));
@@ -175,4 +188,21 @@ function toErrorBody(err: FastifyError | ApiError): {
     return { status: 503, code: 'unavailable', message: ERRORS.unavailable.message, extra: {} };
   }
   return { status: 500, code: 'internal', message: ERRORS.internal.message, extra: {} };
+}
+
+/** Limits on the shape of a JSON body: how deep it nests, and how many values it holds. */
+const MAX_JSON_DEPTH = 32;
+const MAX_JSON_VALUES = 100_000;
+
+export function jsonShapeProblem(value: unknown): string | null {
+  let count = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (++count > MAX_JSON_VALUES) return `the JSON holds more than ${MAX_JSON_VALUES} values`;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return `the JSON nests deeper than ${MAX_JSON_DEPTH} levels`;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return null;
 }

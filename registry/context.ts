@@ -1,6 +1,7 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import type { Agent } from 'undici';
 import type { Config } from '../core/config.js';
+import type { SecretBox } from '../core/secretbox.js';
 import type { Logger } from '../core/logger.js';
 import type { ChangeEvent } from '../core/model.js';
 import type { Mongo } from '../core/mongo.js';
@@ -16,6 +17,8 @@ export interface RegistryDeps {
   /** The egress-guarded undici agent used for verification requests. */
   agent: Agent;
   announcer: Announcer;
+  /** Seals endpoint secrets before they are stored, opens them when they are needed. */
+  box: SecretBox;
 }
 
 /**

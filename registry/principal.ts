@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import type { Mongo } from '../core/mongo.js';
@@ -24,9 +25,32 @@ const CACHE_MS = 5_000;
  * Resolves the bearer token of every /v1 request: the admin token by its hash, other
  * tokens by the hash stored for them. Only hashes are kept and compared.
  */
-export function createAuthenticator(mongo: Mongo, adminHash: string) {
+export function createAuthenticator(mongo: Mongo, adminHash: string, requestsPerSecond: number) {
   const cache = new Map<string, { principal: Principal | null; until: number }>();
+  // Per token and registry process: a burst of one second's worth, then 429.
+  const limiter = new RateLimiterMemory({ points: requestsPerSecond, duration: 1 });
+  const limit = async (req: FastifyRequest, key: string) => {
+    try {
+      await limiter.consume(key, 1);
+    } catch (res) {
+      if (!(res instanceof RateLimiterRes)) throw res;
+      const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+      void req;
+      throw new ApiError(
+        'rate_limited',
+        `More than ${requestsPerSecond} requests per second with this token; retry in ${seconds} s.`,
+        {
+          retry_after: seconds,
+        },
+      );
+    }
+  };
   return async (req: FastifyRequest): Promise<void> => {
+    await authenticate(req);
+    await limit(req, req.principal.kind === 'admin' ? 'admin' : req.principal.id);
+  };
+
+  async function authenticate(req: FastifyRequest): Promise<void> {
     const token = bearerToken(req);
     if (!token)
       throw new ApiError('unauthorized', 'Send a bearer token: Authorization: Bearer <token>.');
@@ -49,7 +73,7 @@ export function createAuthenticator(mongo: Mongo, adminHash: string) {
     }
     if (!hit.principal) throw new ApiError('unauthorized');
     req.principal = hit.principal;
-  };
+  }
 }
 
 /** Throws 403 unless the caller has one of the roles. */

@@ -70,7 +70,7 @@ export function endpointRoutes(deps: RegistryDeps) {
         topics: body.topics,
         description: body.description ?? '',
         status,
-        secrets: [{ secret, expires_at: null }],
+        secrets: [{ secret: deps.box.seal(secret), expires_at: null }],
         rate_limit: body.rate_limit ?? null,
         verification_token_hash: tokenHash,
         disabled_reason: null,
@@ -116,7 +116,11 @@ export function endpointRoutes(deps: RegistryDeps) {
             set.url = url.href;
             // A new URL is a new receiver: it proves itself like a new endpoint does.
             if (deps.config.verifyEndpoints && current.status !== 'disabled') {
-              const outcome = await verifyEndpoint(deps, url.href, liveSecrets(current)[0] ?? '');
+              const outcome = await verifyEndpoint(
+                deps,
+                url.href,
+                deps.box.open(liveSecrets(current)[0] ?? ''),
+              );
               set.status = outcome.status;
               set.verification_token_hash =
                 outcome.status === 'pending' ? sha256Hex(outcome.token) : null;
@@ -164,7 +168,9 @@ export function endpointRoutes(deps: RegistryDeps) {
           secret: s.secret,
           expires_at: s.expires_at ?? new Date(now + ROTATION_OVERLAP_MS),
         }));
-      const doc = await update(current._id, { secrets: [{ secret, expires_at: null }, ...kept] });
+      const doc = await update(current._id, {
+        secrets: [{ secret: deps.box.seal(secret), expires_at: null }, ...kept],
+      });
       return endpointView(doc, secret);
     });
 

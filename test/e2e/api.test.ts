@@ -363,3 +363,48 @@ test('batch publish: up to 1000 messages, validated as a whole, keys per message
   assert.equal(out[2]!.id, out[0]!.id);
   assert.equal(await count(), before + 3);
 });
+
+test('hostile JSON: too deep or too many values is refused and changes nothing', async () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 40; i++) deep = { d: deep };
+  const res = await h.api('POST', '/v1/messages', { topic: 'api.topic', data: deep });
+  assertError(res, 422, 'invalid_request');
+  assert.match(res.body.error.message, /nests deeper than 32/);
+  const wide = await h.api('POST', '/v1/messages', {
+    topic: 'api.topic',
+    data: Array.from({ length: 100_001 }, () => 0),
+  });
+  assertError(wide, 422, 'invalid_request');
+  let ok: unknown = 1;
+  for (let i = 0; i < 20; i++) ok = { d: ok };
+  assert.equal((await h.api('POST', '/v1/messages', { topic: 'api.topic', data: ok })).status, 202);
+});
+
+test('per-token request rate limit: 429 with Retry-After', async () => {
+  const limited = await startTestHookline('ratelimited', { apiRateLimit: '5' });
+  try {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 8; i++) {
+      const res = await limited.api('GET', '/v1/topics');
+      statuses.push(res.status);
+      if (res.status === 429) {
+        retryAfter = res.headers.get('retry-after');
+        assert.equal(res.body.error.code, 'rate_limited');
+      }
+    }
+    assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
+    assert.ok(
+      statuses.slice(5).every((s) => s === 429),
+      statuses.join(','),
+    );
+    assert.equal(retryAfter, '1');
+    assert.equal(
+      (await apiClient(limited.url, null)('GET', '/healthz')).status,
+      200,
+      'health is not limited',
+    );
+  } finally {
+    await limited.close();
+  }
+});

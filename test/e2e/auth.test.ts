@@ -265,6 +265,23 @@ test('tokens are stored hashed, shown once, and revocable', async () => {
   } finally {
     await client.close();
   }
+  // Endpoint secrets are encrypted at rest.
+  const client2 = await MongoClient.connect(h.mongodbUrl);
+  try {
+    const ep = await admin('POST', '/v1/endpoints', {
+      url: `${r.url}/enc`,
+      topics: ['auth.topic'],
+    });
+    const stored = await client2.db().collection('endpoints').findOne({ _id: ep.body.id });
+    const sealed = stored?.secrets?.[0]?.secret as string;
+    assert.match(sealed, /^enc:v1:/);
+    assert.ok(
+      !JSON.stringify(stored).includes(ep.body.secret.slice(6)),
+      'the secret is stored in clear',
+    );
+  } finally {
+    await client2.close();
+  }
   const listed = JSON.stringify((await admin('GET', '/v1/subscribers')).body);
   assert.ok(!listed.includes(tokens.owner), 'a key is shown after creation');
   const victim = await admin('POST', '/v1/subscribers', { name: 'victim' });
