@@ -99,7 +99,11 @@ export async function postJson(
   url: string,
   headers: Record<string, string>,
   body: string | Buffer,
-  options: { timeoutMs: number; maxResponseBytes: number },
+  options: {
+    timeoutMs: number;
+    maxResponseBytes: number;
+    extraHeaders?: Record<string, string> | undefined;
+  },
 ): Promise<PostResult> {
   const started = performance.now();
   const signal = AbortSignal.timeout(options.timeoutMs);
@@ -107,7 +111,13 @@ export async function postJson(
     const res = await request(url, {
       method: 'POST',
       dispatcher: agent,
-      headers: { 'content-type': 'application/json', 'user-agent': 'hookline/0.1', ...headers },
+      // An endpoint's own headers first: the protocol's always win.
+      headers: {
+        ...options.extraHeaders,
+        'content-type': 'application/json',
+        'user-agent': 'hookline/0.1',
+        ...headers,
+      },
       body,
       signal,
       headersTimeout: options.timeoutMs,

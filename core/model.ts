@@ -37,6 +37,8 @@ export interface EndpointDoc {
   status: EndpointStatus;
   secrets: SecretEntry[];
   rate_limit: number | null;
+  /** Sent with every request to the endpoint; never one of the protocol's headers. */
+  headers?: Record<string, string>;
   verification_token_hash: string | null;
   disabled_reason: string | null;
   /** Since when every attempt has failed; null after a success. Drives HOOKLINE_DISABLE_AFTER. */

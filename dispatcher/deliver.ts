@@ -131,7 +131,11 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
           'webhook-signature': signatureHeader(signingKeys(endpoint), d.message_id, ts, body),
         },
         body,
-        { timeoutMs: ctx.config.deliveryTimeout, maxResponseBytes: RESPONSE_BODY_LIMIT },
+        {
+          timeoutMs: ctx.config.deliveryTimeout,
+          maxResponseBytes: RESPONSE_BODY_LIMIT,
+          extraHeaders: endpoint.headers,
+        },
       );
     } catch (err) {
       clearInterval(heartbeat);

@@ -20,6 +20,7 @@ export interface LiveEndpoint {
   rateLimit: number | null;
   failingSince: number | null;
   ownerId: string | null;
+  headers: Record<string, string>;
   keys: Array<{ key: Buffer; expiresAt: number | null }>;
 }
 
@@ -32,6 +33,7 @@ function toLive(e: EndpointDoc, box: SecretBox): LiveEndpoint {
     rateLimit: e.rate_limit,
     failingSince: e.failing_since?.getTime() ?? null,
     ownerId: e.owner_id ?? null,
+    headers: e.headers ?? {},
     keys: e.secrets.map((s) => ({
       key: secretKey(box.open(s.secret)),
       expiresAt: s.expires_at?.getTime() ?? null,

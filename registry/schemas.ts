@@ -17,6 +17,12 @@ export type CreateTopic = Static<typeof CreateTopic>;
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const Topics = Type.Array(TopicName, { minItems: 1, maxItems: 256, uniqueItems: true });
 const RateLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()]);
+/** Headers sent with every request to the endpoint (an API key of the receiver's, say). */
+export const EndpointHeaders = Type.Record(
+  Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$" }),
+  Type.String({ maxLength: 1024, pattern: '^[^\\r\\n\\u0000]*$' }),
+  { maxProperties: 20, additionalProperties: false },
+);
 
 export const CreateEndpoint = Type.Object(
   {
@@ -24,6 +30,7 @@ export const CreateEndpoint = Type.Object(
     topics: Topics,
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     rate_limit: Type.Optional(RateLimit),
+    headers: Type.Optional(EndpointHeaders),
   },
   { additionalProperties: false },
 );
@@ -35,6 +42,7 @@ export const PatchEndpoint = Type.Object(
     topics: Type.Optional(Topics),
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     rate_limit: Type.Optional(RateLimit),
+    headers: Type.Optional(EndpointHeaders),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -40,10 +40,29 @@ export type VerificationOutcome = { status: 'active' } | { status: 'pending'; to
  * A 2xx echoing the token activates the endpoint; a 2xx without it leaves the endpoint
  * pending until the subscriber sends the token back; anything else refuses the endpoint.
  */
+/** Headers hookline sets itself: an endpoint's own headers may not name them. */
+const RESERVED =
+  /^(content-type|content-length|content-encoding|host|connection|keep-alive|transfer-encoding|te|trailer|upgrade|expect|user-agent|proxy-.*|webhook-.*)$/i;
+
+export function checkHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (RESERVED.test(name)) {
+      throw new ApiError(
+        'invalid_request',
+        `body: headers.${name} is set by hookline and cannot be given`,
+      );
+    }
+    out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
 export async function verifyEndpoint(
   deps: RegistryDeps,
   url: string,
   secret: string,
+  headers: Record<string, string> = {},
 ): Promise<VerificationOutcome> {
   const token = randomToken('vt');
   const id = newId('msg');
@@ -62,7 +81,11 @@ export async function verifyEndpoint(
       'webhook-signature': signatureHeader([secretKey(secret)], id, ts, body),
     },
     body,
-    { timeoutMs: Math.min(deps.config.deliveryTimeout, 10_000), maxResponseBytes: 16_384 },
+    {
+      timeoutMs: Math.min(deps.config.deliveryTimeout, 10_000),
+      maxResponseBytes: 16_384,
+      extraHeaders: headers,
+    },
   );
   if (res.denied) {
     throw new ApiError(

@@ -19,6 +19,7 @@ export function endpointView(e: EndpointDoc, secret?: string) {
     description: e.description,
     status: e.status,
     rate_limit: e.rate_limit,
+    headers: e.headers ?? {},
     disabled_reason: e.disabled_reason,
     failing_since: e.failing_since ? e.failing_since.toISOString() : null,
     created_at: e.created_at.toISOString(),

@@ -8,7 +8,7 @@ import { sameHash } from '../auth.js';
 import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
 import { CreateEndpoint, IdParam, ListQuery, PatchEndpoint, VerifyEndpoint } from '../schemas.js';
-import { checkUrl, verifyEndpoint } from '../verification.js';
+import { checkHeaders, checkUrl, verifyEndpoint } from '../verification.js';
 import { endpointView } from '../views.js';
 import { allow, ownerScope, visible } from '../principal.js';
 import { requireTopics } from './topics.js';
@@ -53,12 +53,13 @@ export function endpointRoutes(deps: RegistryDeps) {
       allow(req, 'admin', 'subscriber');
       const body = req.body;
       const url = checkUrl(deps, body.url);
+      const headers = checkHeaders(body.headers);
       await requireTopics(deps, body.topics);
       const secret = generateSecret();
       let status: EndpointDoc['status'] = 'active';
       let tokenHash: string | null = null;
       if (deps.config.verifyEndpoints) {
-        const outcome = await verifyEndpoint(deps, url.href, secret);
+        const outcome = await verifyEndpoint(deps, url.href, secret, headers);
         status = outcome.status;
         if (outcome.status === 'pending') tokenHash = sha256Hex(outcome.token);
       }
@@ -72,6 +73,7 @@ export function endpointRoutes(deps: RegistryDeps) {
         status,
         secrets: [{ secret: deps.box.seal(secret), expires_at: null }],
         rate_limit: body.rate_limit ?? null,
+        headers,
         verification_token_hash: tokenHash,
         disabled_reason: null,
         failing_since: null,
@@ -110,6 +112,7 @@ export function endpointRoutes(deps: RegistryDeps) {
         }
         if (body.description !== undefined) set.description = body.description;
         if (body.rate_limit !== undefined) set.rate_limit = body.rate_limit;
+        if (body.headers !== undefined) set.headers = checkHeaders(body.headers);
         if (body.url !== undefined) {
           const url = checkUrl(deps, body.url);
           if (url.href !== current.url) {
@@ -120,6 +123,7 @@ export function endpointRoutes(deps: RegistryDeps) {
                 deps,
                 url.href,
                 deps.box.open(liveSecrets(current)[0] ?? ''),
+                set.headers ?? current.headers ?? {},
               );
               set.status = outcome.status;
               set.verification_token_hash =

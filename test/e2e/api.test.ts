@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
@@ -407,4 +408,67 @@ test('per-token request rate limit: 429 with Retry-After', async () => {
   } finally {
     await limited.close();
   }
+});
+
+test("an endpoint's own headers are sent, and cannot replace or inject protocol headers", async () => {
+  const r = await receiver();
+  for (const bad of [
+    { 'Webhook-Signature': 'v1,forged' },
+    { 'content-type': 'text/plain' },
+    { Host: 'elsewhere' },
+    { 'X-Ok': 'a\r\nX-Injected: 1' },
+    { 'Bad Name': 'x' },
+  ]) {
+    const res = await h.api('POST', '/v1/endpoints', {
+      url: r.url,
+      topics: ['api.topic'],
+      headers: bad,
+    });
+    assert.equal(res.status, 422, `${JSON.stringify(bad)}: ${JSON.stringify(res.body)}`);
+    assertError(res, 422, 'invalid_request');
+  }
+  assert.equal(r.requests.length, 0, 'a refused endpoint is never contacted');
+  const ep = await h.api('POST', '/v1/endpoints', {
+    url: r.url,
+    topics: ['api.topic'],
+    headers: { 'X-Api-Key': 'receiver-key' },
+  });
+  assert.equal(ep.status, 201, JSON.stringify(ep.body));
+  assert.deepEqual(ep.body.headers, { 'x-api-key': 'receiver-key' });
+  assert.equal(
+    r.requests[0]?.headers['x-api-key'],
+    'receiver-key',
+    'the verification request carries them too',
+  );
+  await h.api('POST', '/v1/messages', { topic: 'api.topic', data: { h: 1 } });
+  const got = await waitFor('the event', () =>
+    r.events.find((e) => (e.json.data as { h?: number } | undefined)?.h === 1),
+  );
+  assert.equal(got.headers['x-api-key'], 'receiver-key');
+  assert.equal(got.headers['content-type'], 'application/json');
+});
+
+test('property: arbitrary JSON bodies never crash the API and never store without a 2xx', async () => {
+  const count = async () => (await h.api('GET', '/v1/messages?limit=1000')).body.data.length;
+  const before = await count();
+  let accepted = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.constantFrom('/v1/messages', '/v1/topics', '/v1/messages/batch'),
+      async (body, path) => {
+        const res = await h.api('POST', path, JSON.stringify(body));
+        assert.ok(
+          res.status < 500,
+          `${path} ${JSON.stringify(body).slice(0, 200)} → ${res.status}`,
+        );
+        if (res.status >= 400) assert.equal(typeof res.body.error?.code, 'string');
+        if (path === '/v1/messages' && res.status === 202) accepted++;
+        if (path === '/v1/messages/batch' && res.status === 202)
+          accepted += res.body.data.filter((m: { repeated: boolean }) => !m.repeated).length;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  assert.equal(await count(), before + accepted);
 });
