@@ -77,3 +77,31 @@ test('address parsing handles the usual spellings and refuses junk', () => {
   assert.throws(() => parseCidr('10.0.0.0/33'));
   assert.throws(() => parseCidr('nonsense'));
 });
+
+test('property: every address in a denied IPv4 range is refused, in plain and IPv4-mapped form', async () => {
+  const fc = (await import('fast-check')).default;
+  const ranges: Array<[number, number, number, number, number]> = [
+    [127, 0, 0, 0, 8],
+    [10, 0, 0, 0, 8],
+    [172, 16, 0, 0, 12],
+    [192, 168, 0, 0, 16],
+    [169, 254, 0, 0, 16],
+    [100, 64, 0, 0, 10],
+    [0, 0, 0, 0, 8],
+    [224, 0, 0, 0, 4],
+  ];
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...ranges),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      ([a, b, c, d, bits], noise) => {
+        const base = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+        const n = ((base & mask) | (noise & ~mask)) >>> 0;
+        const ip = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+        assert.ok(deniedReason(ip), ip);
+        assert.ok(deniedReason(`::ffff:${ip}`), `::ffff:${ip}`);
+      },
+    ),
+  );
+});

@@ -102,3 +102,30 @@ test('refuses stale timestamps, tampered bodies and missing headers', () => {
     verifySignature(s, { id: 'msg_1', timestamp: 'abc', signature: sig }, 'body', { nowSec: 1000 }),
   );
 });
+
+test('property: no forged or garbled signature header verifies, and nothing but SignatureError is thrown', async () => {
+  const fc = (await import('fast-check')).default;
+  const { SignatureError } = await import('../../core/signing.js');
+  const secret = generateSecret();
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.array(fc.string()).map((a) => a.join(' ')),
+        fc.base64String().map((b) => `v1,${b}`),
+      ),
+      (header) => {
+        assert.throws(
+          () =>
+            verifySignature(
+              secret,
+              { id: 'msg_1', timestamp: '1700000000', signature: header },
+              'body',
+              { nowSec: 1700000000 },
+            ),
+          (e: unknown) => e instanceof SignatureError,
+        );
+      },
+    ),
+  );
+});
