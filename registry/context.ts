@@ -1,24 +1,10 @@
-import type { JetStreamClient, NatsConnection } from 'nats';
-import type { Agent } from 'undici';
-import type { Config } from '../core/config.js';
-import type { SecretBox } from '../core/secretbox.js';
-import type { Logger } from '../core/logger.js';
+import type { ServiceDeps } from '../core/deps.js';
 import type { ChangeEvent } from '../core/model.js';
-import type { Mongo } from '../core/mongo.js';
 import { natsNames } from '../core/nats.js';
 
 /** What the registry's routes share. Created by the caller and closed by the caller. */
-export interface RegistryDeps {
-  config: Config;
-  log: Logger;
-  mongo: Mongo;
-  nc: NatsConnection;
-  js: JetStreamClient;
-  /** The egress-guarded undici agent used for verification requests. */
-  agent: Agent;
+export interface RegistryDeps extends ServiceDeps {
   announcer: Announcer;
-  /** Seals endpoint secrets before they are stored, opens them when they are needed. */
-  box: SecretBox;
 }
 
 /**
