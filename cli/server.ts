@@ -15,7 +15,7 @@ import { type App, buildRegistry } from '../registry/app.js';
 import { bootstrapAdminToken } from '../registry/auth.js';
 import { createAnnouncer } from '../registry/context.js';
 import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
-import { sweepIdempotencyKeys } from '../registry/publish.js';
+import { sweepIdempotencyKeys, sweepRetention } from '../registry/publish.js';
 import { ensureSystemTopics } from '../registry/routes/topics.js';
 
 export interface Running {
@@ -98,6 +98,10 @@ export async function startHookline(
       sweeper = setInterval(() => {
         sweepIdempotencyKeys({ mongo }).catch((err: unknown) =>
           log.warn({ err }, 'idempotency sweep failed'),
+        );
+        sweepRetention({ mongo, config }).then(
+          (removed) => log.info({ removed }, 'retention sweep'),
+          (err: unknown) => log.warn({ err }, 'retention sweep failed'),
         );
       }, 10 * 60_000);
       sweeper.unref();

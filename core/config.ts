@@ -39,6 +39,7 @@ const SETTINGS = {
   logLevel: { env: 'HOOKLINE_LOG_LEVEL', def: 'info', parse: parseLogLevel },
   deliveryTimeout: { env: 'HOOKLINE_DELIVERY_TIMEOUT', def: '15s', parse: parseDuration },
   maxBodyBytes: { env: 'HOOKLINE_MAX_BODY_BYTES', def: '1048576', parse: parsePositiveInt },
+  retention: { env: 'HOOKLINE_RETENTION', def: '30d', parse: parseDuration },
   apiRateLimit: { env: 'HOOKLINE_API_RATE_LIMIT', def: '1000', parse: parsePositiveInt },
   concurrency: { env: 'HOOKLINE_CONCURRENCY', def: '256', parse: parsePositiveInt },
   endpointConcurrency: { env: 'HOOKLINE_ENDPOINT_CONCURRENCY', def: '16', parse: parsePositiveInt },

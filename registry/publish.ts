@@ -152,6 +152,27 @@ async function claimKey(deps: RegistryDeps, key: string, message: MessageDoc): P
   return false;
 }
 
+/**
+ * Removes what is older than HOOKLINE_RETENTION: messages, finished deliveries and their
+ * attempts (a delivery still pending is kept, whatever its age). FerretDB has no TTL
+ * indexes, so this sweep is how data expires there; it runs every ten minutes.
+ */
+export async function sweepRetention(
+  deps: Pick<RegistryDeps, 'mongo' | 'config'>,
+): Promise<{ messages: number; deliveries: number; attempts: number }> {
+  const before = new Date(Date.now() - deps.config.retention);
+  const { messages, deliveries, attempts } = deps.mongo.col;
+  const [m, d, a] = await Promise.all([
+    messages.deleteMany({ created_at: { $lt: before } }),
+    deliveries.deleteMany({
+      created_at: { $lt: before },
+      status: { $in: ['succeeded', 'failed'] },
+    }),
+    attempts.deleteMany({ created_at: { $lt: before } }),
+  ]);
+  return { messages: m.deletedCount, deliveries: d.deletedCount, attempts: a.deletedCount };
+}
+
 /** Removes idempotency keys past the window; the registry runs it periodically. */
 export async function sweepIdempotencyKeys(deps: Pick<RegistryDeps, 'mongo'>): Promise<number> {
   const expired = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);

@@ -398,3 +398,40 @@ test('an event published twice under different JetStream ids is recorded and del
   assert.equal(msg.status, 200, 'an event that did not come through the API is recorded too');
   assert.deepEqual(msg.body.data, { once: true });
 });
+
+test('retention: old messages, finished deliveries and attempts are swept; pending ones stay', async () => {
+  const { sweepRetention } = await import('../../registry/publish.js');
+  const { loadConfig } = await import('../../core/config.js');
+  const ok = await receiver();
+  const stuck = await receiver((_req, res) => {
+    res.writeHead(500);
+    res.end();
+  });
+  await subscribe(h, 'old.topic', ok.url);
+  await subscribe(h, 'old.topic', stuck.url);
+  await h.restart({ retrySchedule: '1h' });
+  const msg = await publish('old.topic', { old: true });
+  await waitFor('one succeeded and one waiting', async () => {
+    const ds = await deliveriesOf(msg.id);
+    return (
+      ds.length === 2 &&
+      ds.some((d) => d.status === 'succeeded') &&
+      ds.some((d) => d.attempts === 1 && d.status === 'pending')
+    );
+  });
+  await new Promise((res) => setTimeout(res, 300));
+  const removed = await sweepRetention({
+    mongo: h.running.mongo,
+    config: loadConfig({ retention: '200ms' }, {}),
+  });
+  assert.ok(
+    removed.messages >= 1 && removed.deliveries >= 1 && removed.attempts >= 1,
+    JSON.stringify(removed),
+  );
+  assert.equal((await h.api('GET', `/v1/messages/${msg.id}`)).status, 404);
+  const left = (await h.api('GET', '/v1/deliveries?status=pending&limit=1000')).body.data.filter(
+    (d: { message_id: string }) => d.message_id === msg.id,
+  );
+  assert.equal(left.length, 1, 'the pending delivery is kept');
+  await h.restart();
+});
