@@ -25,6 +25,8 @@ export interface Running {
   dispatcher: Dispatcher | null;
   mongo: Mongo;
   nc: NatsConnection;
+  /** The egress agent every outbound request goes through (its stats show open requests). */
+  agent: Agent;
   close(): Promise<void>;
 }
 
@@ -142,7 +144,7 @@ export async function startHookline(
         'metrics listening',
       );
     }
-    return { url, app, dispatcher, mongo, nc, close };
+    return { url, app, dispatcher, mongo, nc, agent, close };
   } catch (err) {
     await close();
     throw err;

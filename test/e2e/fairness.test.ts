@@ -220,3 +220,43 @@ test('fault injection: resets, slow bodies, 5xx and 3xx are failed attempts with
   assert.equal(results.err5xx![0]!.response_body.length, 16 * 1024);
   assert.equal(results.redirect![0]!.status_code, 307);
 });
+
+test('no leaked requests or timers after a burst of failing, hanging and resetting attempts', async () => {
+  // The breaker would space the attempts out; this test is about what attempts leave behind.
+  const h = await hookline('leaks', {
+    deliveryTimeout: '500ms',
+    retrySchedule: '50ms,50ms',
+    breakerThreshold: '1000',
+  });
+  const reset = await receiver((_req, res) => {
+    res.socket?.destroy();
+  });
+  const hang = await receiver(() => undefined);
+  const fail = await receiver((_req, res) => {
+    res.writeHead(500);
+    res.end();
+  });
+  for (const [name, r] of Object.entries({ reset, hang, fail }))
+    await subscribe(h, `leak.${name}`, r.url);
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  for (const name of ['reset', 'hang', 'fail']) await publishMany(h, `leak.${name}`, 20);
+  await waitFor(
+    'every delivery to fail',
+    async () =>
+      (await h.api('GET', '/v1/deliveries?status=failed&limit=1000')).body.data.length === 60,
+    30_000,
+    100,
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const stats = h.running.agent.stats as Record<
+    string,
+    { running: number; pending: number; queued?: number }
+  >;
+  for (const [origin, s] of Object.entries(stats)) {
+    assert.equal(s.running, 0, `${origin}: requests still running`);
+    assert.equal(s.pending, 0, `${origin}: requests still pending`);
+  }
+  const after = timers();
+  assert.ok(after <= before + 2, `timers: ${before} before the burst, ${after} after`);
+});
