@@ -29,13 +29,12 @@ export function createAuthenticator(mongo: Mongo, adminHash: string, requestsPer
   const cache = new Map<string, { principal: Principal | null; until: number }>();
   // Per token and registry process: a burst of one second's worth, then 429.
   const limiter = new RateLimiterMemory({ points: requestsPerSecond, duration: 1 });
-  const limit = async (req: FastifyRequest, key: string) => {
+  const limit = async (key: string) => {
     try {
       await limiter.consume(key, 1);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-      void req;
       throw new ApiError(
         'rate_limited',
         `More than ${requestsPerSecond} requests per second with this token; retry in ${seconds} s.`,
@@ -47,7 +46,7 @@ export function createAuthenticator(mongo: Mongo, adminHash: string, requestsPer
   };
   return async (req: FastifyRequest): Promise<void> => {
     await authenticate(req);
-    await limit(req, req.principal.kind === 'admin' ? 'admin' : req.principal.id);
+    await limit(req.principal.kind === 'admin' ? 'admin' : req.principal.id);
   };
 
   async function authenticate(req: FastifyRequest): Promise<void> {
