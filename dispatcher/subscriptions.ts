@@ -153,13 +153,11 @@ export class SubscriptionCache {
   async apply(change: ChangeEvent): Promise<void> {
     if (change.kind === 'resync') return this.reload();
     if (change.op === 'delete') {
-      this.byId.delete(change.id);
+      this.put(change.id, null);
     } else {
       const doc = await this.mongo.col.endpoints.findOne({ _id: change.id });
-      if (doc) this.byId.set(doc._id, toLive(doc, this.box));
-      else this.byId.delete(change.id);
+      this.put(change.id, doc ? toLive(doc, this.box) : null);
     }
-    this.rebuildTopics();
   }
 
   /** Endpoints that receive new events of a topic: active ones only. */
@@ -174,22 +172,42 @@ export class SubscriptionCache {
     const doc = await this.mongo.col.endpoints.findOne({ _id: id });
     if (!doc) return undefined;
     const live = toLive(doc, this.box);
-    this.byId.set(id, live);
-    this.rebuildTopics();
+    this.put(id, live);
     return live;
   }
 
   /** Marks an endpoint disabled locally at once, before the announcement comes back. */
   markDisabled(id: string): void {
     const e = this.byId.get(id);
-    if (e) {
-      this.byId.set(id, { ...e, status: 'disabled' });
-      this.rebuildTopics();
-    }
+    if (e) this.put(id, { ...e, status: 'disabled' });
   }
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /**
+   * Replaces (or, with null, removes) one endpoint and updates only its topics' lists, so
+   * an announcement costs the size of those lists, not of the whole cache. Lists are
+   * replaced rather than changed in place: a fan-out iterating one is not disturbed.
+   */
+  private put(id: string, next: LiveEndpoint | null): void {
+    const prev = this.byId.get(id);
+    if (prev?.status === 'active') {
+      for (const t of prev.topics) {
+        const rest = (this.byTopic.get(t) ?? []).filter((e) => e.id !== id);
+        if (rest.length > 0) this.byTopic.set(t, rest);
+        else this.byTopic.delete(t);
+      }
+    }
+    if (next === null) {
+      this.byId.delete(id);
+      return;
+    }
+    this.byId.set(id, next);
+    if (next.status === 'active') {
+      for (const t of next.topics) this.byTopic.set(t, [...(this.byTopic.get(t) ?? []), next]);
+    }
   }
 
   private rebuildTopics(): void {

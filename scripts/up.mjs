@@ -91,19 +91,24 @@ const env = {
   // The demo subscriber lives on this machine: allow exactly its address.
   HOOKLINE_ALLOW_TARGETS: process.env.HOOKLINE_ALLOW_TARGETS ?? '127.0.0.1/32',
 };
-const server = spawn(process.execPath, [built, 'all'], {
-  cwd: root,
-  env,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-cleanups.push(
-  () =>
-    new Promise((resolve) => {
-      if (server.exitCode !== null) return resolve();
-      server.once('exit', resolve);
-      server.kill('SIGTERM');
-    }),
-);
+/** A child process of the demo, stopped with SIGTERM when the demo stops. */
+function child(args, extraEnv = {}, stdout = 'ignore') {
+  const c = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', stdout, 'inherit'],
+  });
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        if (c.exitCode !== null) return resolve();
+        c.once('exit', resolve);
+        c.kill('SIGTERM');
+      }),
+  );
+  return c;
+}
+const server = child([built, 'all'], {}, 'pipe');
 let logs = '';
 server.stdout.on('data', (c) => {
   logs += c.toString();
@@ -225,22 +230,6 @@ const booksLog = once
   ? join(mkdtempSync(join(tmpdir(), 'hookline-books-')), 'books.log')
   : join(state, 'books.log');
 const booksPort = once ? await freePort() : Number(process.env.HOOKLINE_DEMO_BOOKS_PORT ?? 3000);
-function child(args, extraEnv = {}) {
-  const c = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        if (c.exitCode !== null) return resolve();
-        c.once('exit', resolve);
-        c.kill('SIGTERM');
-      }),
-  );
-  return c;
-}
 child([
   join(root, 'dist', 'demo', 'book-server.js'),
   '--port',

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SYSTEM_TOPICS } from '../../core/event.js';
 import { ApiError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { isDuplicateKey } from '../../core/mongo.js';
@@ -66,7 +67,6 @@ export async function requireTopics(deps: RegistryDeps, names: readonly string[]
 
 /** The topics hookline publishes itself, in the catalogue so that anyone can subscribe. */
 export async function ensureSystemTopics(mongo: RegistryDeps['mongo']): Promise<void> {
-  const { SYSTEM_TOPICS } = await import('../../core/event.js');
   for (const t of Object.values(SYSTEM_TOPICS)) {
     await mongo.col.topics.updateOne(
       { name: t.name },

@@ -3,22 +3,18 @@ import fc from 'fast-check';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { receiverPool } from '../helpers/receiver.js';
 
 let h: TestHookline;
-const receivers: Receiver[] = [];
-async function receiver(...a: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...a);
-  receivers.push(r);
-  return r;
-}
+const receivers = receiverPool();
+const receiver = receivers.start;
 before(async () => {
   h = await startTestHookline('api');
   await h.api('POST', '/v1/topics', { name: 'api.topic', description: 'for the API tests' });
 });
 after(async () => {
   await h?.close();
-  for (const r of receivers) await r.close();
+  await receivers.closeAll();
 });
 
 function assertError(

@@ -3,23 +3,19 @@ import { after, before, test } from 'node:test';
 import { verifySignature } from '../../core/signing.js';
 import { waitFor } from '../helpers/env.js';
 import { startTestHookline, subscribe, type TestHookline } from '../helpers/hookline.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { receiverPool } from '../helpers/receiver.js';
 
 // One `hookline all` for the file; each test uses topics and receivers of its own.
 let h: TestHookline;
-const receivers: Receiver[] = [];
-async function receiver(...a: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...a);
-  receivers.push(r);
-  return r;
-}
+const receivers = receiverPool();
+const receiver = receivers.start;
 
 before(async () => {
   h = await startTestHookline('delivery');
 });
 after(async () => {
   await h?.close();
-  for (const r of receivers) await r.close();
+  await receivers.closeAll();
 });
 
 async function publish(topic: string, data: unknown, headers: Record<string, string> = {}) {

@@ -4,12 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { connect } from 'nats';
 import { startSidecar } from '../../cli/server.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { natsNames } from '../../core/nats.js';
 import { waitFor } from '../helpers/env.js';
+import { eventCount } from '../helpers/events.js';
 import { startTestHookline } from '../helpers/hookline.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
@@ -18,18 +17,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const line = (i: number) =>
   `${JSON.stringify({ event: 'book.created', data: { i, pad: 'x'.repeat(200) } })}\n`;
-
-async function count(natsUrl: string, ns: string): Promise<number> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await nc.jetstreamManager();
-    return (await jsm.streams.info(natsNames(ns).eventsStream)).state.messages;
-  } catch {
-    return 0;
-  } finally {
-    await nc.close();
-  }
-}
 
 function sidecarOn(natsUrl: string, path: string, registry = 'http://127.0.0.1:9', ns = 'outage') {
   const config = loadConfig(
@@ -56,7 +43,7 @@ test('NATS goes away: reading pauses, memory stays bounded, and nothing is lost 
   writeFileSync(path, line(0));
   const s = await sidecarOn(nats.url, path);
   try {
-    await waitFor('the first event', async () => (await count(nats.url, 'outage')) === 1);
+    await waitFor('the first event', async () => (await eventCount('outage', nats.url)) === 1);
     await nats.stop();
     // A flood while NATS is away: 60,000 lines, about 14 MB.
     const total = 60_000;
@@ -85,12 +72,12 @@ test('NATS goes away: reading pauses, memory stays bounded, and nothing is lost 
     await nats.start();
     await waitFor(
       'every line',
-      async () => (await count(nats.url, 'outage')) === total,
+      async () => (await eventCount('outage', nats.url)) === total,
       60_000,
       200,
     );
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await count(nats.url, 'outage'), total);
+    assert.equal(await eventCount('outage', nats.url), total);
   } finally {
     await s.close();
     await nats.close();

@@ -48,9 +48,9 @@ export async function storedEvents(namespace: string): Promise<StoredEvent[]> {
   }
 }
 
-/** How many events the namespace's stream holds. */
-export async function eventCount(namespace: string): Promise<number> {
-  const nc = await connect({ servers: NATS_URL });
+/** How many events the namespace's stream holds (on the test NATS unless told another). */
+export async function eventCount(namespace: string, natsUrl = NATS_URL): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await nc.jetstreamManager();
     return (await jsm.streams.info(natsNames(namespace).eventsStream)).state.messages;

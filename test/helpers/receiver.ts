@@ -84,3 +84,18 @@ export async function startReceiver(handler: Handler = echoVerification) {
   };
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/** Receivers started by one test file, all closed together when it ends. */
+export function receiverPool() {
+  const started: Receiver[] = [];
+  return {
+    async start(handler?: Handler): Promise<Receiver> {
+      const r = await startReceiver(handler);
+      started.push(r);
+      return r;
+    },
+    async closeAll(): Promise<void> {
+      for (const r of started.splice(0)) await r.close();
+    },
+  };
+}
