@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
+import { connect } from 'nats';
 import { Pool } from 'undici';
 import type { Config } from '../core/config.js';
+import { natsNames } from '../core/nats.js';
 
 /**
  * `hookline bench`: measures hookline on this machine. It starts its own `hookline all`
@@ -139,6 +141,10 @@ export async function runBench(
   const hl = await startHooklineChild(config, namespace, token);
   const mongo = await MongoClient.connect(hl.dbUrl);
   const deliveries = mongo.db().collection('deliveries');
+  const outcomes = mongo.db().collection('outcomes');
+  const nc = await connect({ servers: config.natsUrl });
+  const jsm = await nc.jetstreamManager();
+  const names = natsNames(namespace);
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(hl.url + path, {
       method,
@@ -175,10 +181,15 @@ export async function runBench(
     };
     await Promise.all(Array.from({ length: 4 }, worker));
   };
-  const waitCount = async (filter: Record<string, unknown>, n: number, timeoutMs: number) => {
+  const waitCount = async (
+    filter: Record<string, unknown>,
+    n: number,
+    timeoutMs: number,
+    col = deliveries,
+  ) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const c = await deliveries.countDocuments(filter);
+      const c = await col.countDocuments(filter);
       if (c >= n) return Date.now();
       if (Date.now() > deadline)
         throw new Error(`only ${c} of ${n} deliveries matched ${JSON.stringify(filter)}`);
@@ -237,10 +248,12 @@ export async function runBench(
       await publishBatches('bench.throughput', opts.messages, (i) => ({ i, pad: 'x'.repeat(200) }));
       const accepted = Date.now();
       const s = await waitReceived(total, 600_000);
+      // Recorded: the delivery's outcome stored, in the same write as its attempt.
       const recorded = await waitCount(
         { topic: 'bench.throughput', status: 'succeeded' },
         total,
         600_000,
+        outcomes,
       );
       const ingest = Math.round(opts.messages / ((accepted - started) / 1000));
       const delivered = Math.round(total / ((s.last - started) / 1000));
@@ -320,16 +333,26 @@ export async function runBench(
       const messages = Math.ceil(opts.backlog / failing);
       await createEndpoints('bench.failing', failing, '/fail');
       await publishBatches('bench.failing', messages, (i) => ({ i }));
-      // Wait until each delivery has failed once and waits for its retry (5 s, then 5 m).
-      await waitCount(
-        { topic: 'bench.failing', attempts: { $gte: 1 } },
-        messages * failing,
-        900_000,
-      );
-      const waiting = await deliveries.countDocuments({
+      // Waiting: every delivery stored, and each handed out by JetStream and waiting for
+      // its time — a retry after a failed attempt, or the circuit of its endpoint, which
+      // opens after a few failures, to let a probe through — with none left to hand out.
+      await waitCount({ topic: 'bench.failing' }, messages * failing, 900_000);
+      const deadline = Date.now() + 900_000;
+      let info = await jsm.consumers.info(names.deliveriesStream, names.deliverConsumer);
+      while (info.num_pending > 0 || info.num_ack_pending < messages * failing) {
+        if (Date.now() > deadline)
+          throw new Error(`deliveries not all waiting: ${JSON.stringify(info.num_pending)}`);
+        await sleep(500);
+        info = await jsm.consumers.info(names.deliveriesStream, names.deliverConsumer);
+      }
+      const waiting = info.num_ack_pending;
+      const attempted = await deliveries.countDocuments({
         topic: 'bench.failing',
-        status: 'pending',
+        attempts: { $gte: 1 },
       });
+      log(
+        `backlog      ${waiting} deliveries waiting (${attempted} attempted once or more, the rest held by open circuits)`,
+      );
       await createEndpoints('bench.fresh', opts.fanout);
       const total = Math.min(opts.messages, 2000) * opts.fanout;
       const started = Date.now();
@@ -339,6 +362,8 @@ export async function runBench(
       report.backlog_waiting = waiting;
       report.backlog_fresh_deliveries_per_sec = rate;
       report.backlog_rss_mb = rssMb(hl.child.pid as number);
+      if (typeof report.deliveries_per_sec === 'number')
+        report.backlog_vs_idle = Number((rate / report.deliveries_per_sec).toFixed(3));
       log(
         `backlog      ${waiting} deliveries waiting for a retry: fresh deliveries ${rate}/s, hookline RSS ${report.backlog_rss_mb} MB`,
       );
@@ -352,6 +377,7 @@ export async function runBench(
       .dropDatabase()
       .catch(() => undefined);
     await mongo.close();
+    await nc.close();
     await receiver.close();
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

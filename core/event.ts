@@ -36,6 +36,10 @@ export const H = {
   endpoint: 'Hookline-Endpoint',
   message: 'Hookline-Message',
   generation: 'Hookline-Generation',
+  /** On deliveries: what the outcome of a first attempt records without reading the delivery. */
+  topic: 'Hookline-Topic',
+  owner: 'Hookline-Owner',
+  created: 'Hookline-Created',
   /** On events: the last subscription change the publisher had made; fan-out waits for it. */
   changesSeq: 'Hookline-Changes-Seq',
 } as const;

@@ -83,6 +83,18 @@ export interface DeliveryDoc {
   updated_at: Date;
 }
 
+/**
+ * How a delivery ended, in its generation: written once, by an insert, never updated.
+ * The delivery document itself is written at fan-out and changed only while attempts are
+ * being rescheduled, so the common path (fan-out, one attempt, 2xx) stores three inserts
+ * and no update. A snapshot of the delivery as it ended, so lists by status read it alone.
+ */
+export interface OutcomeDoc extends Omit<DeliveryDoc, '_id' | 'status'> {
+  _id: string; // outcomeId(delivery_id, generation)
+  delivery_id: string;
+  status: 'succeeded' | 'failed';
+}
+
 export interface AttemptDoc {
   _id: string;
   delivery_id: string;

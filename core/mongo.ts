@@ -5,6 +5,7 @@ import type {
   EndpointDoc,
   IdempotencyDoc,
   MessageDoc,
+  OutcomeDoc,
   PrincipalDoc,
   SettingDoc,
   TopicDoc,
@@ -16,6 +17,7 @@ export interface Collections {
   messages: Collection<MessageDoc>;
   idempotency: Collection<IdempotencyDoc>;
   deliveries: Collection<DeliveryDoc>;
+  outcomes: Collection<OutcomeDoc>;
   attempts: Collection<AttemptDoc>;
   settings: Collection<SettingDoc>;
   principals: Collection<PrincipalDoc>;
@@ -41,6 +43,7 @@ export async function connectMongo(url: string): Promise<Mongo> {
     messages: db.collection('messages'),
     idempotency: db.collection('idempotency'),
     deliveries: db.collection('deliveries'),
+    outcomes: db.collection('outcomes'),
     attempts: db.collection('attempts'),
     settings: db.collection('settings'),
     principals: db.collection('principals'),
@@ -71,6 +74,10 @@ export async function ensureIndexes(col: Collections): Promise<void> {
     col.deliveries.createIndex({ endpoint_id: 1, created_at: -1 }),
     col.deliveries.createIndex({ status: 1, created_at: -1 }),
     col.attempts.createIndex({ delivery_id: 1, created_at: -1 }),
+    col.outcomes.createIndex({ status: 1, created_at: -1 }),
+    col.outcomes.createIndex({ endpoint_id: 1, created_at: -1 }),
+    col.outcomes.createIndex({ message_id: 1 }),
+    col.outcomes.createIndex({ owner_id: 1, created_at: -1 }),
     col.principals.createIndex({ key_hash: 1 }, { unique: true }),
     col.principals.createIndex({ kind: 1, created_at: -1 }),
     col.endpoints.createIndex({ owner_id: 1, created_at: -1 }),

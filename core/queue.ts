@@ -7,6 +7,10 @@ export interface DeliveryJob {
   endpointId: string;
   messageId: string;
   generation: number;
+  topic: string;
+  ownerId: string | null;
+  /** When the delivery was created. */
+  createdAt: Date;
   /** The exact event body to POST. */
   body: Uint8Array;
 }
@@ -25,6 +29,9 @@ export function enqueueDelivery(
   h.set(H.endpoint, job.endpointId);
   h.set(H.message, job.messageId);
   h.set(H.generation, String(job.generation));
+  h.set(H.topic, job.topic);
+  if (job.ownerId) h.set(H.owner, job.ownerId);
+  h.set(H.created, String(job.createdAt.getTime()));
   return js.publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
     msgID: `${job.deliveryId}.g${job.generation}`,
     headers: h,

@@ -1,5 +1,6 @@
 import type { JsMsg } from 'nats';
 import { createBatchLoader } from '../core/batch.js';
+import { loadDelivery, outcomeOf } from '../core/deliveries.js';
 import { postJson } from '../core/egress.js';
 import { H } from '../core/event.js';
 import { newId } from '../core/ids.js';
@@ -9,6 +10,7 @@ import type { DispatcherContext } from './context.js';
 import { EndpointGate } from './gate.js';
 import { createEndpointHealth } from './health.js';
 import { classify, type Outcome } from './outcome.js';
+import type { Next } from './recorder.js';
 import { type LiveEndpoint, signingKeys } from './subscriptions.js';
 
 const RESPONSE_BODY_LIMIT = 16 * 1024;
@@ -29,10 +31,10 @@ type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
  * goes back to JetStream for a moment and costs no database read.
  */
 export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) {
-  // One findOne per id, in parallel: a lookup by id alone is the query every MongoDB-wire
-  // server (FerretDB included) answers from its index; `$in` is not, on FerretDB.
-  const loadDelivery = createBatchLoader<string, DeliveryDoc>(async (ids) => {
-    const docs = await Promise.all(ids.map((id) => ctx.mongo.col.deliveries.findOne({ _id: id })));
+  // Lookups by id alone, in parallel: the query every MongoDB-wire server (FerretDB
+  // included) answers from its index; `$in` is not, on FerretDB.
+  const loadOne = createBatchLoader<string, DeliveryDoc>(async (ids) => {
+    const docs = await Promise.all(ids.map((id) => loadDelivery(ctx.mongo.col, id)));
     return new Map(docs.filter((d): d is DeliveryDoc => d !== null).map((d) => [d._id, d]));
   });
   const gate = new EndpointGate({
@@ -43,13 +45,22 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
   });
   const health = createEndpointHealth(ctx);
 
+  /** Stores the attempt and what follows: an outcome when `set` ends the delivery. */
   async function finish(d: DeliveryDoc, set: Partial<DeliveryDoc>, attempt: AttemptDoc | null) {
-    await ctx.recorder.record(attempt, {
-      deliveryId: d._id,
-      generation: d.generation,
-      set,
-      incAttempts: attempt !== null,
-    });
+    const incAttempts = attempt !== null;
+    const status = set.status;
+    const next: Next =
+      status === 'succeeded' || status === 'failed'
+        ? {
+            kind: 'outcome',
+            doc: outcomeOf(
+              { ...d, ...set, attempts: d.attempts + (incAttempts ? 1 : 0) },
+              status,
+              new Date(),
+            ),
+          }
+        : { kind: 'reschedule', change: { deliveryId: d._id, set, incAttempts } };
+    await ctx.recorder.record(attempt, next);
   }
 
   async function handle(m: JsMsg): Promise<void> {
@@ -74,11 +85,8 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     // A fan-out's delivery handed out for the first time is in the state fan-out stored it
     // in: no need to read it. Retries, redeliveries and manual retries read the record.
     const d =
-      m.info.deliveryCount === 1 && generation === 0
-        ? firstState(m, id)
-        : id
-          ? await loadDelivery(id)
-          : undefined;
+      (m.info.deliveryCount === 1 && generation === 0 ? firstState(m, id) : null) ??
+      (id ? await loadOne(id) : undefined);
     // Gone from the store, done already, or superseded by a manual retry: nothing to send.
     if (d?.status !== 'pending' || d.generation !== generation) {
       m.term();
@@ -203,13 +211,18 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     return 'failure';
   }
 
-  function firstState(m: JsMsg, id: string): DeliveryDoc {
+  /** The state fan-out stored, from the job's headers; null for a job without them. */
+  function firstState(m: JsMsg, id: string): DeliveryDoc | null {
+    const h = m.headers;
+    const created = Number(h?.get(H.created) ?? '');
+    if (!h || !id || !created) return null;
     const now = new Date();
     return {
       _id: id,
-      message_id: m.headers?.get(H.message) ?? '',
-      endpoint_id: m.headers?.get(H.endpoint) ?? '',
-      topic: '', // not needed to attempt
+      message_id: h.get(H.message),
+      endpoint_id: h.get(H.endpoint),
+      owner_id: h.get(H.owner) || null,
+      topic: h.get(H.topic),
       status: 'pending',
       attempts: 0,
       max_attempts: 1 + ctx.config.retrySchedule.length,
@@ -217,7 +230,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       next_attempt_at: null,
       last_status_code: null,
       last_error: null,
-      created_at: now,
+      created_at: new Date(created),
       updated_at: now,
     };
   }

@@ -67,6 +67,9 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
       endpointId: d.endpoint_id,
       messageId,
       generation: 0,
+      topic: d.topic,
+      ownerId: d.owner_id ?? null,
+      createdAt: d.created_at,
       body,
     }).finally(() => inFlight.delete(p));
     inFlight.add(p);

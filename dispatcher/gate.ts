@@ -11,13 +11,20 @@ export interface GateOptions {
   busyDelayMs: number;
   /** How long a delivery refused by an open circuit waits. */
   openDelayMs: number;
+  /** The longest a refused delivery is told to wait (default 30 s busy, 5 min open). */
+  maxBusyDelayMs?: number;
+  maxOpenDelayMs?: number;
   random?: () => number;
+  now?: () => number;
 }
 
 interface State {
   inFlight: number;
   failures: number;
   probing: boolean;
+  /** Refusals in the current one-second window, and when it began. */
+  refused: number;
+  windowAt: number;
 }
 
 export type Admission =
@@ -27,28 +34,48 @@ export type Admission =
 export class EndpointGate {
   private readonly states = new Map<string, State>();
   private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(private readonly opts: GateOptions) {
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
   }
 
   enter(endpointId: string): Admission {
     let s = this.states.get(endpointId);
     if (!s) {
-      s = { inFlight: 0, failures: 0, probing: false };
+      s = { inFlight: 0, failures: 0, probing: false, refused: 0, windowAt: 0 };
       this.states.set(endpointId, s);
     }
-    const jitter = (ms: number) => Math.round(ms * (0.75 + 0.5 * this.random()));
     if (s.failures >= this.opts.breakerThreshold) {
-      if (s.probing) return { ok: false, delayMs: jitter(this.opts.openDelayMs), reason: 'open' };
+      if (s.probing)
+        return this.refuse(s, 'open', this.opts.openDelayMs, this.opts.maxOpenDelayMs ?? 300_000);
       s.probing = true;
       s.inFlight++;
       return { ok: true, probe: true };
     }
     if (s.inFlight >= this.opts.perEndpoint)
-      return { ok: false, delayMs: jitter(this.opts.busyDelayMs), reason: 'busy' };
+      return this.refuse(s, 'busy', this.opts.busyDelayMs, this.opts.maxBusyDelayMs ?? 30_000);
     s.inFlight++;
     return { ok: true, probe: false };
+  }
+
+  /**
+   * A refusal's delay grows with how many deliveries of the endpoint were refused in the
+   * last second, per slot: a few waiting come back after the base delay, a backlog of
+   * 100,000 behind a dead or slow endpoint comes back minutes apart instead of being
+   * handed out again and again (which would cost every other endpoint its throughput).
+   */
+  private refuse(s: State, reason: 'busy' | 'open', baseMs: number, maxMs: number): Admission {
+    const now = this.now();
+    if (now - s.windowAt >= 1000) {
+      s.windowAt = now;
+      s.refused = 0;
+    }
+    s.refused++;
+    const factor = Math.max(1, s.refused / this.opts.perEndpoint);
+    const ms = Math.min(maxMs, baseMs * factor);
+    return { ok: false, delayMs: Math.round(ms * (0.75 + 0.5 * this.random())), reason };
   }
 
   /** `success`: a 2xx; `failure`: any failed attempt; `none`: no attempt was made after all. */

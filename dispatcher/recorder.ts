@@ -1,62 +1,76 @@
-import type { Filter, UpdateFilter } from 'mongodb';
+import type { AnyBulkWriteOperation } from 'mongodb';
 import { createWriteBatcher } from '../core/batch.js';
-import type { AttemptDoc, DeliveryDoc } from '../core/model.js';
-import type { Mongo } from '../core/mongo.js';
+import { BULK_CHUNK } from '../core/deliveries.js';
+import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from '../core/model.js';
+import { duplicateKeyIndexes, type Mongo } from '../core/mongo.js';
 
-interface StateChange {
+/** A delivery that goes on: its attempt count, next attempt and last result. */
+export interface Reschedule {
   deliveryId: string;
-  generation: number;
   set: Partial<DeliveryDoc>;
   incAttempts: boolean;
 }
 
-type Write = { kind: 'attempt'; doc: AttemptDoc } | { kind: 'state'; change: StateChange };
+/** What follows an attempt (or a decision not to make one). */
+export type Next =
+  | { kind: 'outcome'; doc: OutcomeDoc }
+  | { kind: 'reschedule'; change: Reschedule };
+
+type Write = { kind: 'attempt'; doc: AttemptDoc } | Next;
 
 /**
- * Every attempt and state change goes through here and reaches MongoDB in batches. Per
- * flush: one insertMany of the attempts, and one updateMany per distinct change (most
- * deliveries end the same way: "succeeded, HTTP 200"), matching the deliveries by id.
- * Grouping matters beyond round trips: FerretDB does not push update filters down to its
- * store, so each update statement scans the collection — one scan per group, not per
- * delivery.
+ * Every attempt and delivery state change goes through here and reaches MongoDB in
+ * batches. Per flush: one insertMany of the attempts, one of the outcomes (deliveries that
+ * ended), and the reschedules as updates by id in small bulks. The common path — one
+ * attempt, 2xx — is inserts only: see core/deliveries.ts.
  */
 export function createRecorder(mongo: Mongo) {
   const batcher = createWriteBatcher<Write>(async (items) => {
     const attempts: AttemptDoc[] = [];
-    const groups = new Map<
-      string,
-      { generation: number; update: UpdateFilter<DeliveryDoc>; ids: string[] }
-    >();
+    const outcomes: OutcomeDoc[] = [];
+    const updates: AnyBulkWriteOperation<DeliveryDoc>[] = [];
     const now = new Date();
     for (const w of items) {
-      if (w.kind === 'attempt') {
-        attempts.push(w.doc);
-        continue;
+      if (w.kind === 'attempt') attempts.push(w.doc);
+      else if (w.kind === 'outcome') outcomes.push(w.doc);
+      else {
+        const { change } = w;
+        updates.push({
+          updateOne: {
+            // By id alone: the one filter every MongoDB-wire server answers from its index.
+            // No generation guard is needed: a manual retry (a new generation) is only
+            // accepted once the delivery has an outcome, and then nothing reschedules it.
+            filter: { _id: change.deliveryId },
+            update: change.incAttempts
+              ? { $set: { ...change.set, updated_at: now }, $inc: { attempts: 1 } }
+              : { $set: { ...change.set, updated_at: now } },
+          },
+        });
       }
-      const { change } = w;
-      const update: UpdateFilter<DeliveryDoc> = change.incAttempts
-        ? { $set: { ...change.set, updated_at: now }, $inc: { attempts: 1 } }
-        : { $set: { ...change.set, updated_at: now } };
-      const key = `${change.generation}|${JSON.stringify(update)}`;
-      const g = groups.get(key);
-      if (g) g.ids.push(change.deliveryId);
-      else groups.set(key, { generation: change.generation, update, ids: [change.deliveryId] });
     }
-    if (attempts.length > 0) await mongo.col.attempts.insertMany(attempts, { ordered: false });
-    for (const g of groups.values()) {
-      // The generation guard: a manual retry that started meanwhile wins.
-      const filter: Filter<DeliveryDoc> =
-        g.ids.length === 1
-          ? { _id: g.ids[0] as string, generation: g.generation }
-          : { _id: { $in: g.ids }, generation: g.generation };
-      await mongo.col.deliveries.updateMany(filter, g.update);
-    }
+    const writes: Promise<unknown>[] = [];
+    if (attempts.length > 0)
+      writes.push(mongo.col.attempts.insertMany(attempts, { ordered: false }));
+    if (outcomes.length > 0)
+      writes.push(
+        // An outcome stored already (an attempt repeated after a crash) stands.
+        mongo.col.outcomes.insertMany(outcomes, { ordered: false }).catch(duplicateKeyIndexes),
+      );
+    writes.push(
+      (async () => {
+        for (let i = 0; i < updates.length; i += BULK_CHUNK)
+          await mongo.col.deliveries.bulkWrite(updates.slice(i, i + BULK_CHUNK), {
+            ordered: false,
+          });
+      })(),
+    );
+    await Promise.all(writes);
   });
 
   return {
-    /** Records an attempt and the delivery's new state; resolves once both are stored. */
-    record(attempt: AttemptDoc | null, change: StateChange): Promise<void> {
-      const writes: Promise<void>[] = [batcher.add({ kind: 'state', change })];
+    /** Records an attempt and what follows it; resolves once both are stored. */
+    record(attempt: AttemptDoc | null, next: Next): Promise<void> {
+      const writes: Promise<void>[] = [batcher.add(next)];
       if (attempt) writes.push(batcher.add({ kind: 'attempt', doc: attempt }));
       return Promise.all(writes).then(() => undefined);
     },

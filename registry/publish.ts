@@ -3,6 +3,7 @@ import { newId } from '../core/ids.js';
 import type { MessageDoc } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { publishEvent } from '../core/publish.js';
+import { currentOutcomes, deleteByIds } from '../core/deliveries.js';
 import type { RegistryDeps } from './context.js';
 
 /** JetStream's duplicate window: a republish inside it is dropped by the server. */
@@ -161,17 +162,39 @@ export async function sweepRetention(
   deps: Pick<RegistryDeps, 'mongo' | 'config'>,
 ): Promise<{ messages: number; deliveries: number; attempts: number }> {
   const before = new Date(Date.now() - deps.config.retention);
-  const { messages, deliveries, attempts } = deps.mongo.col;
-  const [m, d, a] = await Promise.all([
-    messages.deleteMany({ created_at: { $lt: before } }),
-    deliveries.deleteMany({
+  const col = deps.mongo.col;
+  const [m, a, legacy] = await Promise.all([
+    col.messages.deleteMany({ created_at: { $lt: before } }),
+    col.attempts.deleteMany({ created_at: { $lt: before } }),
+    // Deliveries that ended before outcomes were kept apart.
+    col.deliveries.deleteMany({
       created_at: { $lt: before },
       status: { $in: ['succeeded', 'failed'] },
     }),
-    attempts.deleteMany({ created_at: { $lt: before } }),
   ]);
-  return { messages: m.deletedCount, deliveries: d.deletedCount, attempts: a.deletedCount };
+  // A delivery has ended when it has an outcome in its current generation.
+  let deliveries = legacy.deletedCount;
+  for (;;) {
+    const ended = await col.outcomes
+      .find({ created_at: { $lt: before } })
+      .limit(SWEEP_BATCH)
+      .toArray();
+    if (ended.length === 0) break;
+    const current = await currentOutcomes(col, ended);
+    deliveries += await deleteByIds(
+      col.deliveries,
+      current.map((d) => d._id),
+    );
+    await deleteByIds(
+      col.outcomes,
+      ended.map((o) => o._id),
+    );
+    if (ended.length < SWEEP_BATCH) break;
+  }
+  return { messages: m.deletedCount, deliveries, attempts: a.deletedCount };
 }
+
+const SWEEP_BATCH = 1000;
 
 /** Removes idempotency keys past the window; the registry runs it periodically. */
 export async function sweepIdempotencyKeys(deps: Pick<RegistryDeps, 'mongo'>): Promise<number> {

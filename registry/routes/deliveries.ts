@@ -1,22 +1,23 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Filter } from 'mongodb';
 import { ApiError } from '../../core/errors.js';
 import type { DeliveryDoc } from '../../core/model.js';
 import { eventBody } from '../../core/event.js';
 import { enqueueDelivery } from '../../core/queue.js';
 import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
+import { type DeliveryFilter, listDeliveries } from '../delivery-list.js';
+import { loadDelivery, outcomeId } from '../../core/deliveries.js';
 import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
 import { attemptView, deliveryView } from '../views.js';
 import { allow, ownerScope, visible } from '../principal.js';
 
 export function deliveryRoutes(deps: RegistryDeps) {
-  const { deliveries, attempts, messages, endpoints } = deps.mongo.col;
+  const { deliveries, outcomes, attempts, messages, endpoints } = deps.mongo.col;
 
   /** The delivery, if the caller may see it: a subscriber sees only its own. */
   async function load(req: FastifyRequest, id: string): Promise<DeliveryDoc> {
-    const doc = await deliveries.findOne({ _id: id });
+    const doc = await loadDelivery(deps.mongo.col, id);
     if (!doc || !visible(req, doc.owner_id))
       throw new ApiError('delivery_not_found', `Unknown delivery "${id}".`);
     return doc;
@@ -27,13 +28,13 @@ export function deliveryRoutes(deps: RegistryDeps) {
 
     app.get('/deliveries', { schema: { querystring: DeliveriesQuery } }, async (req) => {
       const q = req.query;
-      const filter: Filter<DeliveryDoc> = {};
+      const filter: DeliveryFilter = {};
       if (q.endpoint_id) filter.endpoint_id = q.endpoint_id;
       if (q.message_id) filter.message_id = q.message_id;
       if (q.status) filter.status = q.status;
       const scope = ownerScope(req);
       if (scope !== null) filter.owner_id = scope;
-      return listPage(deliveries, filter, pageParams(q), deliveryView);
+      return listDeliveries(deps.mongo.col, filter, pageParams(q));
     });
 
     app.get('/deliveries/:id', { schema: { params: IdParam } }, async (req) =>
@@ -84,25 +85,36 @@ export function deliveryRoutes(deps: RegistryDeps) {
         throw new ApiError('conflict', 'The message of this delivery is no longer stored.');
       const generation = d.generation + 1;
       const now = new Date();
+      // By id alone (answered from the index everywhere). Two retries at once both set
+      // the same generation, and JetStream keeps one copy of the job they both queue.
       const res = await deliveries.updateOne(
-        { _id: d._id, generation: d.generation },
+        { _id: d._id },
         {
           $set: {
             status: 'pending',
             generation,
+            attempts: d.attempts,
             max_attempts: d.attempts + 1,
             next_attempt_at: now,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
             updated_at: now,
           },
         },
       );
-      if (res.modifiedCount === 0)
-        throw new ApiError('conflict', 'The delivery changed meanwhile; try again.');
+      if (res.matchedCount === 0)
+        throw new ApiError('delivery_not_found', `Unknown delivery "${d._id}".`);
+      // The old generation's outcome no longer describes the delivery; lists skip it even
+      // if this delete is lost.
+      await outcomes.deleteOne({ _id: outcomeId(d._id, d.generation) });
       await enqueueDelivery(deps.js, deps.config.namespace, {
         deliveryId: d._id,
         endpointId: d.endpoint_id,
         messageId: d.message_id,
         generation,
+        topic: d.topic,
+        ownerId: d.owner_id ?? null,
+        createdAt: d.created_at,
         body: Buffer.from(eventBody(message.topic, message.created_at, message.data)),
       });
       return reply

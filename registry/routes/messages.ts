@@ -6,12 +6,13 @@ import type { RegistryMetrics } from '../metrics.js';
 import { listPage, pageParams } from '../pagination.js';
 import { publishMany, publishMessage } from '../publish.js';
 import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from '../schemas.js';
-import { deliveryView, messageView } from '../views.js';
+import { messageView } from '../views.js';
+import { listDeliveries } from '../delivery-list.js';
 import { allow } from '../principal.js';
 import { requireTopics } from './topics.js';
 
 export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
-  const { messages, deliveries } = deps.mongo.col;
+  const { messages } = deps.mongo.col;
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -90,12 +91,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
         allow(req, 'admin', 'publisher');
         const exists = await messages.countDocuments({ _id: req.params.id }, { limit: 1 });
         if (!exists) throw new ApiError('message_not_found', `Unknown message "${req.params.id}".`);
-        return listPage(
-          deliveries,
-          { message_id: req.params.id },
-          pageParams(req.query),
-          deliveryView,
-        );
+        return listDeliveries(deps.mongo.col, { message_id: req.params.id }, pageParams(req.query));
       },
     );
   };

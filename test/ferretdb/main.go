@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -21,6 +22,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "./ferretdb-data", "directory for the SQLite files")
 	pgURL := flag.String("postgresql-url", "", "use this PostgreSQL database instead of SQLite files")
+	sqliteParams := flag.String("sqlite-params", "", "query string appended to the SQLite URL, e.g. ?_pragma=synchronous(normal)")
 	verbose := flag.Bool("verbose", false, "log at info level instead of error")
 	flag.Parse()
 
@@ -36,7 +38,7 @@ func main() {
 	config := &ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/" + *sqliteParams,
 		Logger:    logger,
 	}
 	if *pgURL != "" {
@@ -56,6 +58,10 @@ func main() {
 		// MongoDBURI blocks until the listener is bound, so this line means "ready".
 		fmt.Println("ferretdb listening:", f.MongoDBURI())
 	}()
+
+	if config.Handler == "sqlite" {
+		go indexIDs(ctx, *dir, 200*time.Millisecond, logger)
+	}
 
 	if err := f.Run(ctx); err != nil {
 		log.Fatal(err)

@@ -1,0 +1,96 @@
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { Collections } from './mongo.js';
+import type { DeliveryDoc, OutcomeDoc } from './model.js';
+
+/**
+ * A delivery's state lives in two documents: the delivery, written at fan-out and updated
+ * only while attempts are being rescheduled, and at most one outcome per generation,
+ * inserted once when the delivery succeeds or fails for good. Readers merge the two here.
+ *
+ * Why: an update is the expensive write on MongoDB-wire servers without a real storage
+ * engine underneath (on FerretDB each one is its own transaction, about a millisecond and a
+ * half, while inserts in a batch cost a few hundredths of that), and most deliveries end
+ * after one attempt. Inserting their ending instead of updating the delivery takes the
+ * update off the path that carries nearly all the traffic.
+ */
+export function outcomeId(deliveryId: string, generation: number): string {
+  return `${deliveryId}:${generation}`;
+}
+
+export function outcomeOf(d: DeliveryDoc, status: OutcomeDoc['status'], now: Date): OutcomeDoc {
+  const { _id, ...rest } = d;
+  return {
+    ...rest,
+    _id: outcomeId(_id, d.generation),
+    delivery_id: _id,
+    status,
+    next_attempt_at: null,
+    updated_at: now,
+  };
+}
+
+/** The delivery as it stands: its outcome in its current generation, when it has one. */
+export function merged(d: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
+  if (!o || o.generation !== d.generation) return d;
+  const { _id, delivery_id, ...rest } = o;
+  return { ...d, ...rest, _id: delivery_id };
+}
+
+/** A delivery as it stands, or null. */
+export async function loadDelivery(col: Collections, id: string): Promise<DeliveryDoc | null> {
+  const d = await col.deliveries.findOne({ _id: id });
+  if (!d) return null;
+  return merged(d, await col.outcomes.findOne({ _id: outcomeId(id, d.generation) }));
+}
+
+/**
+ * Merges each delivery with its outcome. One lookup by id per delivery, in parallel: that
+ * is the query every MongoDB-wire server answers from its index (FerretDB scans for `$in`).
+ */
+export async function withOutcomes(col: Collections, docs: DeliveryDoc[]): Promise<DeliveryDoc[]> {
+  const outcomes = await Promise.all(
+    docs.map((d) =>
+      d.status === 'pending' ? col.outcomes.findOne({ _id: outcomeId(d._id, d.generation) }) : null,
+    ),
+  );
+  return docs.map((d, i) => merged(d, outcomes[i]));
+}
+
+/** The deliveries of these outcomes, as they stand now: outcomes a manual retry superseded drop out. */
+export async function currentOutcomes(
+  col: Collections,
+  outcomes: OutcomeDoc[],
+): Promise<DeliveryDoc[]> {
+  const docs = await Promise.all(
+    outcomes.map((o) => col.deliveries.findOne({ _id: o.delivery_id })),
+  );
+  const out: DeliveryDoc[] = [];
+  outcomes.forEach((o, i) => {
+    const d = docs[i];
+    if (d && d.generation === o.generation) out.push(merged(d, o));
+  });
+  return out;
+}
+
+/**
+ * Deletes documents by id in bulks of single-id deletes: each is answered from the _id
+ * index everywhere, where `{_id: {$in}}` scans on FerretDB. Bulks stay small because
+ * FerretDB v1 holds a connection per statement of a bulk until the bulk ends.
+ */
+export async function deleteByIds<T extends { _id: string }>(
+  col: Collection<T>,
+  ids: string[],
+): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+    const ops = ids
+      .slice(i, i + BULK_CHUNK)
+      .map((id) => ({ deleteOne: { filter: { _id: id } } }) as AnyBulkWriteOperation<T>);
+    const res = await col.bulkWrite(ops, { ordered: false });
+    n += res.deletedCount;
+  }
+  return n;
+}
+
+/** Statements per bulkWrite of updates or deletes (see deleteByIds). */
+export const BULK_CHUNK = 32;

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EndpointGate } from '../../dispatcher/gate.js';
+
+function gate(now: { t: number }) {
+  return new EndpointGate({
+    perEndpoint: 2,
+    breakerThreshold: 3,
+    busyDelayMs: 1000,
+    openDelayMs: 5000,
+    random: () => 0.5, // no jitter
+    now: () => now.t,
+  });
+}
+
+test('gate: a cap on attempts in flight per endpoint; others are not affected', () => {
+  const g = gate({ t: 0 });
+  assert.deepEqual(g.enter('a'), { ok: true, probe: false });
+  assert.deepEqual(g.enter('a'), { ok: true, probe: false });
+  assert.deepEqual(g.enter('a'), { ok: false, delayMs: 1000, reason: 'busy' });
+  assert.deepEqual(g.enter('b'), { ok: true, probe: false });
+  g.leave('a', false, 'success');
+  assert.deepEqual(g.enter('a'), { ok: true, probe: false });
+});
+
+test('gate: refusals of a backlog come back further apart, up to a bound', () => {
+  const now = { t: 0 };
+  const g = gate(now);
+  g.enter('a');
+  g.enter('a');
+  const delays: number[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const a = g.enter('a');
+    assert.equal(a.ok, false);
+    if (!a.ok) delays.push(a.delayMs);
+  }
+  assert.equal(delays[0], 1000);
+  assert.ok((delays[10] as number) > 1000, 'grows with the refusals in the last second');
+  assert.equal(delays.at(-1), 30_000, 'bounded');
+  now.t += 1000; // a new second: few refusals, the base delay again
+  const again = g.enter('a');
+  assert.deepEqual(again, { ok: false, delayMs: 1000, reason: 'busy' });
+});
+
+test('gate: after consecutive failures one probe at a time, until a success closes it', () => {
+  const now = { t: 0 };
+  const g = gate(now);
+  for (let i = 0; i < 3; i++) {
+    const a = g.enter('a');
+    assert.equal(a.ok, true);
+    g.leave('a', false, 'failure');
+  }
+  assert.equal(g.isOpen('a'), true);
+  const probe = g.enter('a');
+  assert.deepEqual(probe, { ok: true, probe: true });
+  const refused = g.enter('a');
+  assert.deepEqual(refused, { ok: false, delayMs: 5000, reason: 'open' });
+  for (let i = 0; i < 10_000; i++) g.enter('a');
+  const later = g.enter('a');
+  assert.ok(!later.ok && later.delayMs === 300_000, 'an open circuit sends a backlog minutes away');
+  g.leave('a', true, 'failure');
+  assert.equal(g.isOpen('a'), true, 'a failed probe keeps it open');
+  assert.deepEqual(g.enter('a'), { ok: true, probe: true });
+  g.leave('a', true, 'success');
+  assert.equal(g.isOpen('a'), false);
+  assert.deepEqual(g.enter('a'), { ok: true, probe: false });
+});
