@@ -193,7 +193,7 @@ export async function runBench(
       if (c >= n) return Date.now();
       if (Date.now() > deadline)
         throw new Error(`only ${c} of ${n} deliveries matched ${JSON.stringify(filter)}`);
-      await sleep(50);
+      await sleep(250); // each count is a scan on FerretDB: do not compete with what is measured
     }
   };
   const waitReceived = async (n: number, timeoutMs: number) => {

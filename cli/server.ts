@@ -67,7 +67,7 @@ export async function startHookline(
   });
 
   try {
-    await ensureIndexes(mongo.col);
+    await ensureIndexes(mongo);
     nc = await connectNats(
       config.natsUrl,
       `hookline-${parts.registry ? 'registry' : ''}${parts.dispatcher ? '-dispatcher' : ''}`,

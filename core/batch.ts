@@ -37,12 +37,12 @@ export function createBatchLoader<K, V>(
 }
 
 /**
- * Gathers writes into one flush: callers await the flush that carries their write. At most
- * one flush runs at a time; writes arriving meanwhile wait for the next one, which is what
- * makes batches grow with load.
+ * Gathers writes into one flush: callers await the flush that carries their write and get
+ * their own item's result. At most one flush runs at a time; writes arriving meanwhile wait
+ * for the next one, which is what makes batches grow with load.
  */
-export function createWriteBatcher<T>(write: (items: T[]) => Promise<void>, maxBatch = 2000) {
-  let queue: Array<{ item: T; resolve: () => void; reject: (e: unknown) => void }> = [];
+export function createResultBatcher<T, R>(write: (items: T[]) => Promise<R[]>, maxBatch = 2000) {
+  let queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   let running: Promise<void> | null = null;
 
   const drain = async () => {
@@ -50,8 +50,8 @@ export function createWriteBatcher<T>(write: (items: T[]) => Promise<void>, maxB
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
       try {
-        await write(batch.map((b) => b.item));
-        for (const b of batch) b.resolve();
+        const results = await write(batch.map((b) => b.item));
+        batch.forEach((b, i) => b.resolve(results[i] as R));
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
@@ -60,8 +60,8 @@ export function createWriteBatcher<T>(write: (items: T[]) => Promise<void>, maxB
   };
 
   return {
-    add(item: T): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
+    add(item: T): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject });
         if (!running) running = new Promise<void>((r) => setImmediate(r)).then(drain);
       });
@@ -71,4 +71,12 @@ export function createWriteBatcher<T>(write: (items: T[]) => Promise<void>, maxB
       while (running) await running;
     },
   };
+}
+
+/** createResultBatcher for writes that return nothing. */
+export function createWriteBatcher<T>(write: (items: T[]) => Promise<void>, maxBatch = 2000) {
+  return createResultBatcher<T, void>(async (items) => {
+    await write(items);
+    return [];
+  }, maxBatch);
 }

@@ -32,15 +32,24 @@ export function outcomeOf(d: DeliveryDoc, status: OutcomeDoc['status'], now: Dat
 /** The delivery as it stands: its outcome in its current generation, when it has one. */
 export function merged(d: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
   if (!o || o.generation !== d.generation) return d;
-  const { _id, delivery_id, ...rest } = o;
+  const { _id, delivery_id, attempt, ...rest } = o;
   return { ...d, ...rest, _id: delivery_id };
+}
+
+/** A delivery as it stands, and its outcome in its current generation; or null. */
+export async function loadWithOutcome(
+  col: Collections,
+  id: string,
+): Promise<{ delivery: DeliveryDoc; outcome: OutcomeDoc | null } | null> {
+  const d = await col.deliveries.findOne({ _id: id });
+  if (!d) return null;
+  const outcome = await col.outcomes.findOne({ _id: outcomeId(id, d.generation) });
+  return { delivery: merged(d, outcome), outcome };
 }
 
 /** A delivery as it stands, or null. */
 export async function loadDelivery(col: Collections, id: string): Promise<DeliveryDoc | null> {
-  const d = await col.deliveries.findOne({ _id: id });
-  if (!d) return null;
-  return merged(d, await col.outcomes.findOne({ _id: outcomeId(id, d.generation) }));
+  return (await loadWithOutcome(col, id))?.delivery ?? null;
 }
 
 /**

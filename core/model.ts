@@ -93,6 +93,11 @@ export interface OutcomeDoc extends Omit<DeliveryDoc, '_id' | 'status'> {
   _id: string; // outcomeId(delivery_id, generation)
   delivery_id: string;
   status: 'succeeded' | 'failed';
+  /**
+   * The attempt that ended the delivery, stored here rather than in `attempts` (one insert
+   * less on the common path); a manual retry moves it to `attempts`.
+   */
+  attempt?: AttemptDoc | null;
 }
 
 export interface AttemptDoc {

@@ -36,6 +36,9 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: false,
+    // Otherwise every request (each JetStream publish) builds an Error for its stack trace:
+    // about 6% of a busy dispatcher's CPU, measured with --cpu-prof.
+    noAsyncTraces: true,
   });
   void (async () => {
     for await (const s of nc.status()) {

@@ -1,4 +1,5 @@
 import type { ServiceDeps } from '../core/deps.js';
+import type { DeliveryDoc } from '../core/model.js';
 import type { NatsNames } from '../core/nats.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { Recorder } from './recorder.js';
@@ -10,6 +11,8 @@ export interface DispatcherContext extends DispatcherDeps {
   names: NatsNames;
   subscriptions: SubscriptionCache;
   recorder: Recorder;
+  /** Stores a delivery at fan-out, batched with others: true when new. */
+  storeDelivery: (d: DeliveryDoc) => Promise<boolean>;
   metrics: DispatcherMetrics;
   ackWaitMs: number;
   /** Messages handed back to JetStream at shutdown: their handlers must not act on them. */

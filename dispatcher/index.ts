@@ -8,6 +8,7 @@ import { createClusterRateLimits } from './ratelimit.js';
 import { fanOut } from './fanout.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
+import { createDeliveryStore } from './fanout.js';
 import { SubscriptionCache } from './subscriptions.js';
 import type { Registry } from 'prom-client';
 
@@ -36,6 +37,7 @@ export function createDispatcher(
     names,
     subscriptions,
     recorder: createRecorder(deps.mongo),
+    storeDelivery: createDeliveryStore(deps),
     metrics: createDispatcherMetrics(options.metricsRegistry),
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
     released: new WeakSet(),

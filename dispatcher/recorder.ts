@@ -21,8 +21,8 @@ type Write = { kind: 'attempt'; doc: AttemptDoc } | Next;
 /**
  * Every attempt and delivery state change goes through here and reaches MongoDB in
  * batches. Per flush: one insertMany of the attempts, one of the outcomes (deliveries that
- * ended), and the reschedules as updates by id in small bulks. The common path — one
- * attempt, 2xx — is inserts only: see core/deliveries.ts.
+ * ended, each with the attempt that ended it), and the reschedules as updates by id in
+ * small bulks. The common path — one attempt, 2xx — is one insert: see core/deliveries.ts.
  */
 export function createRecorder(mongo: Mongo) {
   const batcher = createWriteBatcher<Write>(async (items) => {
@@ -70,6 +70,8 @@ export function createRecorder(mongo: Mongo) {
   return {
     /** Records an attempt and what follows it; resolves once both are stored. */
     record(attempt: AttemptDoc | null, next: Next): Promise<void> {
+      // The attempt that ends a delivery is stored inside its outcome: one write, not two.
+      if (next.kind === 'outcome') return batcher.add({ ...next, doc: { ...next.doc, attempt } });
       const writes: Promise<void>[] = [batcher.add(next)];
       if (attempt) writes.push(batcher.add({ kind: 'attempt', doc: attempt }));
       return Promise.all(writes).then(() => undefined);

@@ -56,9 +56,11 @@ export async function listPage<T extends Document & { _id: string; created_at: D
   const last = pageDocs[pageDocs.length - 1];
   return {
     data: pageDocs.map(view),
-    next_cursor:
-      more && last
-        ? Buffer.from(JSON.stringify([last.created_at.getTime(), last._id])).toString('base64url')
-        : null,
+    next_cursor: more && last ? cursorOf(last) : null,
   };
+}
+
+/** The cursor of the page that follows this item. */
+export function cursorOf(doc: { _id: string; created_at: Date }): string {
+  return Buffer.from(JSON.stringify([doc.created_at.getTime(), doc._id])).toString('base64url');
 }

@@ -5,9 +5,10 @@ import type { DeliveryDoc } from '../../core/model.js';
 import { eventBody } from '../../core/event.js';
 import { enqueueDelivery } from '../../core/queue.js';
 import type { RegistryDeps } from '../context.js';
-import { listPage, pageParams } from '../pagination.js';
+import { cursorOf, listPage, pageParams } from '../pagination.js';
 import { type DeliveryFilter, listDeliveries } from '../delivery-list.js';
-import { loadDelivery, outcomeId } from '../../core/deliveries.js';
+import { loadWithOutcome, outcomeId } from '../../core/deliveries.js';
+import { isDuplicateKey } from '../../core/mongo.js';
 import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
 import { attemptView, deliveryView } from '../views.js';
 import { allow, ownerScope, visible } from '../principal.js';
@@ -15,13 +16,15 @@ import { allow, ownerScope, visible } from '../principal.js';
 export function deliveryRoutes(deps: RegistryDeps) {
   const { deliveries, outcomes, attempts, messages, endpoints } = deps.mongo.col;
 
-  /** The delivery, if the caller may see it: a subscriber sees only its own. */
-  async function load(req: FastifyRequest, id: string): Promise<DeliveryDoc> {
-    const doc = await loadDelivery(deps.mongo.col, id);
-    if (!doc || !visible(req, doc.owner_id))
+  /** The delivery and its outcome, if the caller may see it: a subscriber sees only its own. */
+  async function loadBoth(req: FastifyRequest, id: string) {
+    const found = await loadWithOutcome(deps.mongo.col, id);
+    if (!found || !visible(req, found.delivery.owner_id))
       throw new ApiError('delivery_not_found', `Unknown delivery "${id}".`);
-    return doc;
+    return found;
   }
+  const load = async (req: FastifyRequest, id: string): Promise<DeliveryDoc> =>
+    (await loadBoth(req, id)).delivery;
 
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -45,13 +48,24 @@ export function deliveryRoutes(deps: RegistryDeps) {
       '/deliveries/:id/attempts',
       { schema: { params: IdParam, querystring: ListQuery } },
       async (req) => {
-        await load(req, req.params.id);
-        return listPage(
+        const { outcome } = await loadBoth(req, req.params.id);
+        const page = pageParams(req.query);
+        const filter = { delivery_id: req.params.id };
+        // The attempt that ended the delivery is kept in its outcome; it is the newest, so
+        // it heads the first page, and later pages (after a cursor) come from attempts alone.
+        const final = outcome?.attempt;
+        if (!final || page.after) return listPage(attempts, filter, page, attemptView);
+        if (page.limit === 1) {
+          const more = (await attempts.countDocuments(filter, { limit: 1 })) > 0;
+          return { data: [attemptView(final)], next_cursor: more ? cursorOf(final) : null };
+        }
+        const rest = await listPage(
           attempts,
-          { delivery_id: req.params.id },
-          pageParams(req.query),
+          filter,
+          { limit: page.limit - 1, after: null },
           attemptView,
         );
+        return { data: [attemptView(final), ...rest.data], next_cursor: rest.next_cursor };
       },
     );
 
@@ -104,8 +118,14 @@ export function deliveryRoutes(deps: RegistryDeps) {
       );
       if (res.matchedCount === 0)
         throw new ApiError('delivery_not_found', `Unknown delivery "${d._id}".`);
-      // The old generation's outcome no longer describes the delivery; lists skip it even
-      // if this delete is lost.
+      // The old generation's outcome no longer describes the delivery (lists skip it even if
+      // this delete is lost); the attempt it kept joins the others first.
+      const old = await outcomes.findOne({ _id: outcomeId(d._id, d.generation) });
+      if (old?.attempt) {
+        await attempts.insertOne(old.attempt).catch((err) => {
+          if (!isDuplicateKey(err)) throw err;
+        });
+      }
       await outcomes.deleteOne({ _id: outcomeId(d._id, d.generation) });
       await enqueueDelivery(deps.js, deps.config.namespace, {
         deliveryId: d._id,

@@ -351,6 +351,34 @@ test('a manual retry gives a failed delivery one more attempt', async () => {
   });
   const again = await h.api('GET', `/v1/deliveries/${d!.id}`);
   assert.ok(again.body.attempts >= 5);
+  // Every attempt of every generation is listed once, newest (the success) first, whether
+  // read in one page or one by one.
+  const all = (await h.api('GET', `/v1/deliveries/${d!.id}/attempts?limit=100`)).body.data;
+  assert.equal(all.length, again.body.attempts);
+  assert.equal(all[0].status_code, 200);
+  assert.ok(all.slice(1).every((a: { status_code: number }) => a.status_code === 500));
+  const walked: string[] = [];
+  let cursor = '';
+  do {
+    const page = await h.api(
+      'GET',
+      `/v1/deliveries/${d!.id}/attempts?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    walked.push(...page.body.data.map((a: { id: string }) => a.id));
+    cursor = page.body.next_cursor ?? '';
+  } while (cursor);
+  assert.deepEqual(
+    walked,
+    all.map((a: { id: string }) => a.id),
+  );
+  // Lists by status see the delivery as it stands.
+  const byStatus = async (status: string) =>
+    (await h.api('GET', `/v1/deliveries?status=${status}&limit=1000`)).body.data.map(
+      (x: { id: string }) => x.id,
+    );
+  assert.ok((await byStatus('succeeded')).includes(d!.id));
+  assert.ok(!(await byStatus('failed')).includes(d!.id));
+  assert.ok(!(await byStatus('pending')).includes(d!.id));
   // A succeeded delivery is never sent again, not even on request.
   const resend = await h.api('POST', `/v1/deliveries/${d!.id}/retry`);
   assert.equal(resend.status, 409);

@@ -2,12 +2,14 @@ package main
 
 // FerretDB v1.24's SQLite backend builds each collection's unique _id index on the
 // expression _ferretdb_sjson->"_id", but looks documents up with _ferretdb_sjson->'$._id'.
-// SQLite only uses an expression index when the expressions match, so every find, update
-// and delete by _id scans the whole table (an update by _id costs ~13 ms at 2,000
-// documents and grows with the collection). This loop adds, beside FerretDB's own index,
-// a plain index on the expression FerretDB queries with, to every collection table of
-// every database file in the data directory. It changes no data and no FerretDB
-// metadata; FerretDB's connections re-prepare their statements when the schema changes.
+// SQLite uses an expression index only when the expressions match, so every find, update
+// and delete by _id scans the whole table (an update by _id cost ~13 ms at 2,000 documents
+// and grew with the collection). This loop rebuilds that index, under the same name and
+// still unique, on the expression FerretDB queries with — both extract the same value, so
+// what it enforces is unchanged — in one transaction, so uniqueness is never off. It
+// changes no data and no FerretDB metadata (FerretDB finds the index by name and reports a
+// duplicate key by SQLite's error code); FerretDB's connections re-prepare their
+// statements when the schema changes.
 
 import (
 	"context"
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -38,7 +41,7 @@ func indexIDs(ctx context.Context, dir string, interval time.Duration, logger *s
 			db, ok := dbs[file]
 			if !ok {
 				var err error
-				db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+				db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)&_txlock=immediate")
 				if err != nil {
 					continue
 				}
@@ -63,24 +66,39 @@ func indexIDs(ctx context.Context, dir string, interval time.Duration, logger *s
 	}
 }
 
-// indexDatabase adds the missing _id expression indexes of one database file.
+// indexDatabase rebuilds the _id indexes of one database file that are still on the
+// expression FerretDB does not query with.
 func indexDatabase(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT c.table_name FROM _ferretdb_collections c
-		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'index' AND m.name = c.table_name || '_hookline_id')`)
+	rows, err := db.QueryContext(ctx, `SELECT c.table_name, m.name, m.sql FROM _ferretdb_collections c
+		JOIN sqlite_master m ON m.type = 'index' AND m.tbl_name = c.table_name AND m.name = c.table_name || '__id_'`)
 	if err != nil {
 		return err // no collection yet, or the file is being dropped
 	}
-	var tables []string
+	type index struct{ table, name string }
+	var todo []index
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err == nil {
-			tables = append(tables, t)
+		var t, n, q string
+		if err := rows.Scan(&t, &n, &q); err == nil && !strings.Contains(q, "'$._id'") {
+			todo = append(todo, index{t, n})
 		}
 	}
 	_ = rows.Close()
-	for _, t := range tables {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_hookline_id", t)
-		if _, err := db.ExecContext(ctx, q); err != nil {
+	for _, ix := range todo {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		stmts := []string{
+			fmt.Sprintf(`DROP INDEX %q`, ix.name),
+			fmt.Sprintf(`CREATE UNIQUE INDEX %q ON %q (_ferretdb_sjson->'$._id')`, ix.name, ix.table),
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
 			return err
 		}
 	}

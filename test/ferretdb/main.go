@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +25,7 @@ func main() {
 	dir := flag.String("dir", "./ferretdb-data", "directory for the SQLite files")
 	pgURL := flag.String("postgresql-url", "", "use this PostgreSQL database instead of SQLite files")
 	sqliteParams := flag.String("sqlite-params", "", "query string appended to the SQLite URL, e.g. ?_pragma=synchronous(normal)")
+	debugAddr := flag.String("debug-addr", "", "serve Go's pprof on this address (for profiling), e.g. 127.0.0.1:6060")
 	verbose := flag.Bool("verbose", false, "log at info level instead of error")
 	flag.Parse()
 
@@ -33,7 +36,7 @@ func main() {
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(&lazyHandler{inner: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 
 	config := &ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
@@ -58,6 +61,10 @@ func main() {
 		// MongoDBURI blocks until the listener is bound, so this line means "ready".
 		fmt.Println("ferretdb listening:", f.MongoDBURI())
 	}()
+
+	if *debugAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*debugAddr, nil)) }()
+	}
 
 	if config.Handler == "sqlite" {
 		go indexIDs(ctx, *dir, 200*time.Millisecond, logger)
