@@ -77,6 +77,7 @@ export async function startHookline(
     await ensureStreams(jsm, natsNames(config.namespace), {
       ackWaitMs: ackWaitFor(config.deliveryTimeout),
       maxAckPendingDeliveries: 200_000,
+      replicas: config.streamReplicas,
     });
     const js = nc.jetstream();
     agent = createEgressAgent({ allow: config.allowTargets });
@@ -172,6 +173,7 @@ export async function startSidecar(
     await ensureStreams(jsm, natsNames(config.namespace), {
       ackWaitMs: ackWaitFor(config.deliveryTimeout),
       maxAckPendingDeliveries: 200_000,
+      replicas: config.streamReplicas,
     });
     sidecar = await createSidecar({ config, log, js: own.jetstream() }, source);
     await sidecar.start();

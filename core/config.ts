@@ -42,6 +42,7 @@ const SETTINGS = {
   retention: { env: 'HOOKLINE_RETENTION', def: '30d', parse: parseDuration },
   apiRateLimit: { env: 'HOOKLINE_API_RATE_LIMIT', def: '1000', parse: parsePositiveInt },
   concurrency: { env: 'HOOKLINE_CONCURRENCY', def: '256', parse: parsePositiveInt },
+  streamReplicas: { env: 'HOOKLINE_STREAM_REPLICAS', def: '1', parse: parsePositiveInt },
   endpointConcurrency: { env: 'HOOKLINE_ENDPOINT_CONCURRENCY', def: '16', parse: parsePositiveInt },
   breakerThreshold: { env: 'HOOKLINE_BREAKER_THRESHOLD', def: '5', parse: parsePositiveInt },
   disableAfter: { env: 'HOOKLINE_DISABLE_AFTER', def: '5d', parse: parseDuration },

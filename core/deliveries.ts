@@ -29,8 +29,24 @@ export function outcomeOf(d: DeliveryDoc, status: OutcomeDoc['status'], now: Dat
   };
 }
 
+/**
+ * A delivery as read, with the fields fan-out leaves out at their defaults: no owner, no
+ * result yet, due at creation, last changed at creation.
+ */
+export function withDefaults(d: DeliveryDoc): DeliveryDoc {
+  return {
+    ...d,
+    owner_id: d.owner_id ?? null,
+    next_attempt_at: d.next_attempt_at === undefined ? d.created_at : d.next_attempt_at,
+    last_status_code: d.last_status_code ?? null,
+    last_error: d.last_error ?? null,
+    updated_at: d.updated_at ?? d.created_at,
+  };
+}
+
 /** The delivery as it stands: its outcome in its current generation, when it has one. */
-export function merged(d: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
+export function merged(raw: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
+  const d = withDefaults(raw);
   if (!o || o.generation !== d.generation) return d;
   const { _id, delivery_id, attempt, ...rest } = o;
   return { ...d, ...rest, _id: delivery_id };

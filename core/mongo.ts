@@ -67,6 +67,18 @@ export async function connectMongo(url: string): Promise<Mongo> {
  */
 export async function ensureIndexes(mongo: Pick<Mongo, 'db' | 'col'>): Promise<void> {
   const { col } = mongo;
+  // Every collection exists from the start: on FerretDB the first write to a missing one
+  // creates its table, which stalls the writes of that moment (measured: the first events
+  // after a start took 100–380 ms instead of 10).
+  const existing = new Set(
+    (await mongo.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),
+  );
+  for (const c of Object.values(col) as Collection[]) {
+    if (existing.has(c.collectionName)) continue;
+    await mongo.db.createCollection(c.collectionName).catch((err: unknown) => {
+      if ((err as { codeName?: string }).codeName !== 'NamespaceExists') throw err;
+    });
+  }
   await Promise.all([
     col.topics.createIndex({ name: 1 }, { unique: true }),
     col.principals.createIndex({ key_hash: 1 }, { unique: true }),

@@ -55,6 +55,8 @@ export interface StreamLimits {
   ackWaitMs: number;
   /** Deliveries waiting for a retry count as pending: the cap must hold a long backlog. */
   maxAckPendingDeliveries: number;
+  /** Replicas of every stream: 3 on a three-node NATS cluster. */
+  replicas?: number;
 }
 
 /**
@@ -73,10 +75,12 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       duplicate_window: 120_000_000_000, // 2 min, in nanoseconds
-      num_replicas: 1,
+      num_replicas: limits.replicas ?? 1,
     };
     try {
-      await jsm.streams.info(s.name);
+      const info = await jsm.streams.info(s.name);
+      if (info.config.num_replicas !== cfg.num_replicas)
+        await jsm.streams.update(s.name, { ...info.config, num_replicas: cfg.num_replicas });
     } catch {
       try {
         await jsm.streams.add(cfg);
@@ -97,7 +101,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         max_age: 3600 * 1_000_000_000,
-        num_replicas: 1,
+        num_replicas: limits.replicas ?? 1,
       });
     } catch (err) {
       if (!/already in use|exists/i.test(String(err))) throw err;

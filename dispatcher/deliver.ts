@@ -20,6 +20,8 @@ const EARLY_SLACK_MS = 25;
 const STORE_RETRY_MS = 5_000;
 
 type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
+type AttemptResult = 'success' | 'failure' | 'none';
+type Leave = (result: AttemptResult) => void;
 
 /**
  * Stage two: one delivery message → at most one HTTP attempt → one recorded outcome →
@@ -71,15 +73,23 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       m.nak(admission.delayMs);
       return;
     }
-    let result: 'success' | 'failure' | 'none' = 'none';
-    try {
-      result = await admitted(m);
-    } finally {
+    // The endpoint's slot is given back as soon as its answer is in (the attempt calls
+    // leave then), not after the outcome is stored: the cap is on requests to the endpoint.
+    let left = false;
+    const leave: Leave = (result) => {
+      if (left) return;
+      left = true;
       gate.leave(endpointId, admission.probe, result);
+    };
+    let result: AttemptResult = 'none';
+    try {
+      result = await admitted(m, leave);
+    } finally {
+      leave(result);
     }
   }
 
-  async function admitted(m: JsMsg): Promise<'success' | 'failure' | 'none'> {
+  async function admitted(m: JsMsg, leave: Leave): Promise<AttemptResult> {
     const id = m.headers?.get(H.delivery) ?? '';
     const generation = Number(m.headers?.get(H.generation) ?? '0');
     // A fan-out's delivery handed out for the first time is in the state fan-out stored it
@@ -117,14 +127,15 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       }
     }
 
-    return attempt(d, m, endpoint);
+    return attempt(d, m, endpoint, leave);
   }
 
   async function attempt(
     d: DeliveryDoc,
     m: JsMsg,
     endpoint: LiveEndpoint,
-  ): Promise<'success' | 'failure' | 'none'> {
+    leave: Leave,
+  ): Promise<AttemptResult> {
     const ts = Math.floor(Date.now() / 1000);
     const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     const heartbeat = setInterval(() => m.working(), Math.max(1000, ctx.ackWaitMs / 3));
@@ -163,6 +174,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       maxAttempts: d.max_attempts,
       schedule: ctx.config.retrySchedule,
     });
+    leave(outcome.kind === 'succeeded' ? 'success' : 'failure');
     const now = new Date();
     const record: AttemptDoc = {
       _id: newId('att'),

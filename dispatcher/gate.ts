@@ -22,9 +22,12 @@ interface State {
   inFlight: number;
   failures: number;
   probing: boolean;
-  /** Refusals in the current one-second window, and when it began. */
+  /** Refusals and attempts finished in the current one-second window, and when it began. */
   refused: number;
+  finished: number;
   windowAt: number;
+  /** Attempts finished in the window before. */
+  finishedBefore: number;
 }
 
 export type Admission =
@@ -44,7 +47,15 @@ export class EndpointGate {
   enter(endpointId: string): Admission {
     let s = this.states.get(endpointId);
     if (!s) {
-      s = { inFlight: 0, failures: 0, probing: false, refused: 0, windowAt: 0 };
+      s = {
+        inFlight: 0,
+        failures: 0,
+        probing: false,
+        refused: 0,
+        finished: 0,
+        windowAt: 0,
+        finishedBefore: 0,
+      };
       this.states.set(endpointId, s);
     }
     if (s.failures >= this.opts.breakerThreshold) {
@@ -62,26 +73,35 @@ export class EndpointGate {
 
   /**
    * A refusal's delay grows with how many deliveries of the endpoint were refused in the
-   * last second, per slot: a few waiting come back after the base delay, a backlog of
-   * 100,000 behind a dead or slow endpoint comes back minutes apart instead of being
+   * last second, against how many it gets through in a second: a few waiting, or many
+   * waiting for an endpoint that answers fast, come back after the base delay; a backlog
+   * of 100,000 behind a dead or slow endpoint comes back minutes apart instead of being
    * handed out again and again (which would cost every other endpoint its throughput).
    */
   private refuse(s: State, reason: 'busy' | 'open', baseMs: number, maxMs: number): Admission {
-    const now = this.now();
-    if (now - s.windowAt >= 1000) {
-      s.windowAt = now;
-      s.refused = 0;
-    }
+    this.tick(s);
     s.refused++;
-    const factor = Math.max(1, s.refused / this.opts.perEndpoint);
+    const through = Math.max(this.opts.perEndpoint, s.finished, s.finishedBefore);
+    const factor = Math.max(1, s.refused / through);
     const ms = Math.min(maxMs, baseMs * factor);
     return { ok: false, delayMs: Math.round(ms * (0.75 + 0.5 * this.random())), reason };
+  }
+
+  private tick(s: State): void {
+    const now = this.now();
+    if (now - s.windowAt < 1000) return;
+    s.finishedBefore = now - s.windowAt < 2000 ? s.finished : 0;
+    s.windowAt = now;
+    s.refused = 0;
+    s.finished = 0;
   }
 
   /** `success`: a 2xx; `failure`: any failed attempt; `none`: no attempt was made after all. */
   leave(endpointId: string, probe: boolean, result: 'success' | 'failure' | 'none'): void {
     const s = this.states.get(endpointId);
     if (!s) return;
+    this.tick(s);
+    if (result !== 'none') s.finished++;
     s.inFlight = Math.max(0, s.inFlight - 1);
     if (probe) s.probing = false;
     if (result === 'success') s.failures = 0;

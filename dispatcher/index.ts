@@ -31,13 +31,17 @@ export function createDispatcher(
   const names = natsNames(deps.config.namespace);
   const log = deps.log.child({ component: 'dispatcher' });
   const subscriptions = new SubscriptionCache(deps.mongo, log, deps.box);
+  // The dispatcher's batched writes take turns: on a store with one writer at a time
+  // (FerretDB on SQLite) two at once make one wait in SQLite's busy handler, which sleeps
+  // in steps of up to 100 ms; on MongoDB each batch is large enough that turns cost little.
+  const writeLane = new Semaphore(1);
   const ctx: DispatcherContext = {
     ...deps,
     log,
     names,
     subscriptions,
-    recorder: createRecorder(deps.mongo),
-    storeDelivery: createDeliveryStore(deps),
+    recorder: createRecorder(deps.mongo, writeLane),
+    storeDelivery: createDeliveryStore(deps, writeLane),
     metrics: createDispatcherMetrics(options.metricsRegistry),
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
     released: new WeakSet(),

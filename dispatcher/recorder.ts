@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation } from 'mongodb';
 import { createWriteBatcher } from '../core/batch.js';
 import { BULK_CHUNK } from '../core/deliveries.js';
+import type { Semaphore } from '../core/lifecycle.js';
 import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from '../core/model.js';
 import { duplicateKeyIndexes, type Mongo } from '../core/mongo.js';
 
@@ -24,8 +25,17 @@ type Write = { kind: 'attempt'; doc: AttemptDoc } | Next;
  * ended, each with the attempt that ended it), and the reschedules as updates by id in
  * small bulks. The common path — one attempt, 2xx — is one insert: see core/deliveries.ts.
  */
-export function createRecorder(mongo: Mongo) {
+export function createRecorder(mongo: Mongo, lane: Semaphore) {
   const batcher = createWriteBatcher<Write>(async (items) => {
+    await lane.acquire();
+    try {
+      await flush(items);
+    } finally {
+      lane.release();
+    }
+  });
+
+  async function flush(items: Write[]) {
     const attempts: AttemptDoc[] = [];
     const outcomes: OutcomeDoc[] = [];
     const updates: AnyBulkWriteOperation<DeliveryDoc>[] = [];
@@ -65,7 +75,7 @@ export function createRecorder(mongo: Mongo) {
       })(),
     );
     await Promise.all(writes);
-  });
+  }
 
   return {
     /** Records an attempt and what follows it; resolves once both are stored. */

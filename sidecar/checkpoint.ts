@@ -6,8 +6,13 @@ import type { Logger } from '../core/logger.js';
  * Saves are coalesced: at most one write in flight per key, the newest value wins, and
  * `flush()` waits for the last one.
  */
-export async function openCheckpoints(js: JetStreamClient, namespace: string, log: Logger) {
-  const kv: KV = await js.views.kv(`${namespace}_sidecar`, { history: 1 });
+export async function openCheckpoints(
+  js: JetStreamClient,
+  namespace: string,
+  log: Logger,
+  replicas = 1,
+) {
+  const kv: KV = await js.views.kv(`${namespace}_sidecar`, { history: 1, replicas });
   const pending = new Map<string, unknown>();
   const writing = new Map<string, Promise<void>>();
 

@@ -53,7 +53,12 @@ export async function createSidecar(deps: SidecarDeps, source: SidecarSource) {
   async function start(): Promise<void> {
     if (source.kind === 'docker') {
       const api = createDockerApi(deps.config.dockerHost);
-      const checkpoints = await openCheckpoints(deps.js, deps.config.namespace, log);
+      const checkpoints = await openCheckpoints(
+        deps.js,
+        deps.config.namespace,
+        log,
+        deps.config.streamReplicas,
+      );
       const watcher = watchDocker({ api, publisher, checkpoints, registrar, stats, log });
       watcher.start();
       stop = async () => {
@@ -66,7 +71,12 @@ export async function createSidecar(deps: SidecarDeps, source: SidecarSource) {
     const rules = rulesFrom(source);
     registrar.ensure(rules.topics, rules.service);
     if (source.kind === 'file') {
-      const checkpoints = await openCheckpoints(deps.js, deps.config.namespace, log);
+      const checkpoints = await openCheckpoints(
+        deps.js,
+        deps.config.namespace,
+        log,
+        deps.config.streamReplicas,
+      );
       const follower = followFile({ path: source.path, rules, publisher, checkpoints, stats, log });
       finished = follower.start();
       stop = async () => {
