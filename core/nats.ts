@@ -141,10 +141,14 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
   }
 }
 
-/** Removes every stream of a namespace: used by tests to clean up after themselves. */
+/**
+ * Removes every stream and key-value bucket of a namespace: used by tests and the
+ * benchmark to clean up after themselves.
+ */
 export async function deleteNamespaceStreams(jsm: JetStreamManager, ns: string) {
   const names = natsNames(ns);
-  for (const s of [names.eventsStream, names.deliveriesStream, names.changesStream]) {
+  const buckets = [`KV_${ns}_ratelimits`, `KV_${ns}_sidecar`];
+  for (const s of [names.eventsStream, names.deliveriesStream, names.changesStream, ...buckets]) {
     try {
       await jsm.streams.delete(s);
     } catch {
