@@ -51,7 +51,7 @@ export function createResultBatcher<T, R>(write: (items: T[]) => Promise<R[]>, m
       queue = queue.slice(batch.length);
       try {
         const results = await write(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i] as R));
+        for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
       } catch (err) {
         for (const b of batch) b.reject(err);
       }

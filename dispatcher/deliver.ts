@@ -21,6 +21,18 @@ const STORE_RETRY_MS = 5_000;
 
 type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
 type AttemptResult = 'success' | 'failure' | 'none';
+
+/**
+ * A delay of a second or more, lengthened to end on a whole second. JetStream keeps a
+ * nak'ed message pending until its delay ends and wakes up to check the pending at the
+ * earliest end: ends spread over every millisecond wake it up to a thousand times a second,
+ * each time going through all the pending (100,000 behind a dead endpoint), while ends on
+ * whole seconds wake it once a second. A delay below a second is left as it is.
+ */
+export function onSecond(delayMs: number, now = Date.now()): number {
+  if (delayMs < 1000) return delayMs;
+  return Math.ceil((now + delayMs) / 1000) * 1000 - now;
+}
 type Leave = (result: AttemptResult) => void;
 
 /**
@@ -70,7 +82,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     const admission = gate.enter(endpointId);
     if (!admission.ok) {
       ctx.metrics.deferred.inc({ reason: admission.reason });
-      m.nak(admission.delayMs);
+      m.nak(onSecond(admission.delayMs));
       return;
     }
     // The endpoint's slot is given back as soon as its answer is in (the attempt calls
@@ -122,7 +134,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       const wait = await rateLimits(endpoint.id, endpoint.rateLimit);
       if (wait > 0) {
         ctx.metrics.deferred.inc({ reason: 'rate_limited' });
-        m.nak(wait);
+        m.nak(onSecond(wait));
         return 'none';
       }
     }
@@ -209,7 +221,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       clearInterval(heartbeat);
     }
     ctx.metrics.outcomes.inc({ outcome: outcome.kind });
-    if (outcome.kind === 'retry') m.nak(outcome.delayMs);
+    if (outcome.kind === 'retry') m.nak(onSecond(outcome.delayMs));
     else if (outcome.kind === 'succeeded') m.ack();
     else m.term();
 

@@ -65,3 +65,19 @@ test('gate: after consecutive failures one probe at a time, until a success clos
   assert.equal(g.isOpen('a'), false);
   assert.deepEqual(g.enter('a'), { ok: true, probe: false });
 });
+
+test('nak delays of a second or more end on a whole second', async () => {
+  const { onSecond } = await import('../../dispatcher/deliver.js');
+  assert.equal(onSecond(250, 10_100), 250, 'short delays are kept');
+  assert.equal(onSecond(1000, 10_100), 1900);
+  assert.equal(onSecond(4321, 10_000), 5000);
+  assert.equal(onSecond(5000, 10_000), 5000, 'already on a second');
+  for (const [d, now] of [
+    [1234, 987_654_321],
+    [300_000, 5],
+  ] as const) {
+    const out = onSecond(d, now);
+    assert.ok(out >= d && out < d + 1000);
+    assert.equal((now + out) % 1000, 0);
+  }
+});
