@@ -26,7 +26,8 @@ interface State {
   refused: number;
   finished: number;
   windowAt: number;
-  /** Attempts finished in the window before. */
+  /** Refusals and attempts finished in the window before. */
+  refusedBefore: number;
   finishedBefore: number;
 }
 
@@ -54,6 +55,7 @@ export class EndpointGate {
         refused: 0,
         finished: 0,
         windowAt: 0,
+        refusedBefore: 0,
         finishedBefore: 0,
       };
       this.states.set(endpointId, s);
@@ -73,16 +75,17 @@ export class EndpointGate {
 
   /**
    * A refusal's delay grows with how many deliveries of the endpoint were refused in the
-   * last second, against how many it gets through in a second: a few waiting, or many
-   * waiting for an endpoint that answers fast, come back after the base delay; a backlog
+   * last second, against how many it got through: a burst, or many waiting for an
+   * endpoint that answers fast, come back after the base delay; a backlog
    * of 100,000 behind a dead or slow endpoint comes back minutes apart instead of being
    * handed out again and again (which would cost every other endpoint its throughput).
    */
   private refuse(s: State, reason: 'busy' | 'open', baseMs: number, maxMs: number): Admission {
     this.tick(s);
     s.refused++;
-    const through = Math.max(this.opts.perEndpoint, s.finished, s.finishedBefore);
-    const factor = Math.max(1, s.refused / through);
+    // From the last whole second: a burst is refused with the base delay; what keeps
+    // being refused faster than the endpoint gets through comes back further apart.
+    const factor = Math.max(1, s.refusedBefore / Math.max(this.opts.perEndpoint, s.finishedBefore));
     const ms = Math.min(maxMs, baseMs * factor);
     return { ok: false, delayMs: Math.round(ms * (0.75 + 0.5 * this.random())), reason };
   }
@@ -90,7 +93,9 @@ export class EndpointGate {
   private tick(s: State): void {
     const now = this.now();
     if (now - s.windowAt < 1000) return;
-    s.finishedBefore = now - s.windowAt < 2000 ? s.finished : 0;
+    const previous = now - s.windowAt < 2000;
+    s.refusedBefore = previous ? s.refused : 0;
+    s.finishedBefore = previous ? s.finished : 0;
     s.windowAt = now;
     s.refused = 0;
     s.finished = 0;

@@ -28,18 +28,31 @@ test('gate: refusals of a backlog come back further apart, up to a bound', () =>
   const g = gate(now);
   g.enter('a');
   g.enter('a');
-  const delays: number[] = [];
   for (let i = 0; i < 200_000; i++) {
     const a = g.enter('a');
-    assert.equal(a.ok, false);
-    if (!a.ok) delays.push(a.delayMs);
+    assert.deepEqual(a, { ok: false, delayMs: 1000, reason: 'busy' }, 'a burst: the base delay');
   }
-  assert.equal(delays[0], 1000);
-  assert.ok((delays[10] as number) > 1000, 'grows with the refusals in the last second');
-  assert.equal(delays.at(-1), 30_000, 'bounded');
-  now.t += 1000; // a new second: few refusals, the base delay again
-  const again = g.enter('a');
-  assert.deepEqual(again, { ok: false, delayMs: 1000, reason: 'busy' });
+  now.t += 1000; // still refused a second later, and nothing got through: further apart
+  const later = g.enter('a');
+  assert.deepEqual(later, { ok: false, delayMs: 30_000, reason: 'busy' }, 'bounded');
+  now.t += 5000; // a quiet spell: the base delay again
+  assert.deepEqual(g.enter('a'), { ok: false, delayMs: 1000, reason: 'busy' });
+});
+
+test('gate: an endpoint that gets through as many as are refused keeps the base delay', () => {
+  const now = { t: 0 };
+  const g = gate(now);
+  for (let i = 0; i < 40; i++) {
+    g.enter('a');
+    g.enter('a');
+    assert.equal(g.enter('a').ok, false);
+    g.leave('a', false, 'success');
+    g.leave('a', false, 'success');
+  }
+  now.t += 1000;
+  g.enter('a');
+  g.enter('a');
+  assert.deepEqual(g.enter('a'), { ok: false, delayMs: 1000, reason: 'busy' });
 });
 
 test('gate: after consecutive failures one probe at a time, until a success closes it', () => {
@@ -56,6 +69,7 @@ test('gate: after consecutive failures one probe at a time, until a success clos
   const refused = g.enter('a');
   assert.deepEqual(refused, { ok: false, delayMs: 5000, reason: 'open' });
   for (let i = 0; i < 10_000; i++) g.enter('a');
+  now.t += 1000;
   const later = g.enter('a');
   assert.ok(!later.ok && later.delayMs === 300_000, 'an open circuit sends a backlog minutes away');
   g.leave('a', true, 'failure');
