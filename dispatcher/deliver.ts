@@ -56,6 +56,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     breakerThreshold: ctx.config.breakerThreshold,
     busyDelayMs: 1000,
     openDelayMs: 5000,
+    busyWaitMs: 50,
   });
   const health = createEndpointHealth(ctx);
 
@@ -79,7 +80,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
 
   async function handle(m: JsMsg): Promise<void> {
     const endpointId = m.headers?.get(H.endpoint) ?? '';
-    const admission = gate.enter(endpointId);
+    const admission = await gate.admit(endpointId);
     if (!admission.ok) {
       ctx.metrics.deferred.inc({ reason: admission.reason });
       m.nak(onSecond(admission.delayMs));

@@ -11,6 +11,11 @@ export interface GateOptions {
   busyDelayMs: number;
   /** How long a delivery refused by an open circuit waits. */
   openDelayMs: number;
+  /**
+   * How long `admit` waits in process for one of a busy endpoint's slots before it
+   * refuses (0: not at all). At most `perEndpoint` wait per endpoint.
+   */
+  busyWaitMs?: number;
   /** The longest a refused delivery is told to wait (default 30 s busy, 5 min open). */
   maxBusyDelayMs?: number;
   maxOpenDelayMs?: number;
@@ -29,6 +34,8 @@ interface State {
   /** Refusals and attempts finished in the window before. */
   refusedBefore: number;
   finishedBefore: number;
+  /** Deliveries waiting in process for a slot (see `admit`). */
+  waiters: Array<{ resolve: (a: Admission) => void; timer: NodeJS.Timeout }>;
 }
 
 export type Admission =
@@ -57,6 +64,7 @@ export class EndpointGate {
         windowAt: 0,
         refusedBefore: 0,
         finishedBefore: 0,
+        waiters: [],
       };
       this.states.set(endpointId, s);
     }
@@ -71,6 +79,34 @@ export class EndpointGate {
       return this.refuse(s, 'busy', this.opts.busyDelayMs, this.opts.maxBusyDelayMs ?? 30_000);
     s.inFlight++;
     return { ok: true, probe: false };
+  }
+
+  /**
+   * `enter`, except that a delivery for an endpoint at its cap (circuit closed) waits up
+   * to `busyWaitMs` for a slot to free before it is refused: for an endpoint that answers
+   * in milliseconds, a slot frees long before a trip back through JetStream would end.
+   */
+  admit(endpointId: string): Admission | Promise<Admission> {
+    const s = this.states.get(endpointId);
+    const waitMs = this.opts.busyWaitMs ?? 0;
+    if (
+      !s ||
+      waitMs <= 0 ||
+      s.failures >= this.opts.breakerThreshold ||
+      s.inFlight < this.opts.perEndpoint ||
+      s.waiters.length >= this.opts.perEndpoint
+    )
+      return this.enter(endpointId);
+    return new Promise<Admission>((resolve) => {
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          s.waiters.splice(s.waiters.indexOf(waiter), 1);
+          resolve(this.enter(endpointId));
+        }, waitMs),
+      };
+      s.waiters.push(waiter);
+    });
   }
 
   /**
@@ -111,7 +147,15 @@ export class EndpointGate {
     if (probe) s.probing = false;
     if (result === 'success') s.failures = 0;
     else if (result === 'failure') s.failures++;
-    if (s.inFlight === 0 && s.failures === 0) this.states.delete(endpointId);
+    const next = s.failures < this.opts.breakerThreshold ? s.waiters.shift() : undefined;
+    if (next) {
+      clearTimeout(next.timer);
+      s.inFlight++;
+      next.resolve({ ok: true, probe: false });
+      return;
+    }
+    if (s.inFlight === 0 && s.failures === 0 && s.waiters.length === 0)
+      this.states.delete(endpointId);
   }
 
   isOpen(endpointId: string): boolean {

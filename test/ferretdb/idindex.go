@@ -26,6 +26,7 @@ import (
 // indexIDs runs until ctx ends, checking the data directory every interval.
 func indexIDs(ctx context.Context, dir string, interval time.Duration, logger *slog.Logger) {
 	dbs := map[string]*sql.DB{}
+	versions := map[string]int64{} // schema_version last seen per file: unchanged, nothing to do
 	defer func() {
 		for _, db := range dbs {
 			_ = db.Close()
@@ -48,14 +49,26 @@ func indexIDs(ctx context.Context, dir string, interval time.Duration, logger *s
 				db.SetMaxOpenConns(1)
 				dbs[file] = db
 			}
-			if err := indexDatabase(ctx, db); err != nil && ctx.Err() == nil {
-				logger.Debug("id index", "file", file, "error", err)
+			var version int64
+			if err := db.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&version); err != nil {
+				continue
 			}
+			if seenVersion, ok := versions[file]; ok && seenVersion == version {
+				continue
+			}
+			if err := indexDatabase(ctx, db); err != nil {
+				if ctx.Err() == nil {
+					logger.Debug("id index", "file", file, "error", err)
+				}
+				continue
+			}
+			versions[file] = version
 		}
 		for file, db := range dbs {
 			if !seen[file] {
 				_ = db.Close()
 				delete(dbs, file)
+				delete(versions, file)
 			}
 		}
 		select {

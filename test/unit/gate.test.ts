@@ -95,3 +95,24 @@ test('nak delays of a second or more end on a whole second', async () => {
     assert.equal((now + out) % 1000, 0);
   }
 });
+
+test('gate: admit waits briefly for a slot of a busy endpoint, a bounded number at a time', async () => {
+  const g = new EndpointGate({
+    perEndpoint: 1,
+    breakerThreshold: 3,
+    busyDelayMs: 1000,
+    openDelayMs: 5000,
+    busyWaitMs: 200,
+    random: () => 0.5,
+  });
+  assert.deepEqual(await g.admit('a'), { ok: true, probe: false });
+  const waiting = g.admit('a'); // waits for the slot
+  const refused = await g.admit('a'); // one waiter per slot: refused at once
+  assert.deepEqual(refused, { ok: false, delayMs: 1000, reason: 'busy' });
+  g.leave('a', false, 'success');
+  assert.deepEqual(await waiting, { ok: true, probe: false }, 'handed the freed slot');
+  const late = await g.admit('a'); // nobody leaves: refused after the wait
+  assert.deepEqual(late, { ok: false, delayMs: 1000, reason: 'busy' });
+  g.leave('a', false, 'success');
+  assert.equal(g.inFlight('a'), 0);
+});
