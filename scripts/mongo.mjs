@@ -2,7 +2,7 @@
 // SQLite) when none answers. Used by `npm test` and `npm start`; plain JavaScript so it
 // runs before anything is compiled.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,9 +62,9 @@ function findGo() {
 export function buildFerretDB(log = console.error) {
   if (existsSync(FERRETDB_BIN)) {
     const built = statSync(FERRETDB_BIN).mtimeMs;
-    const sources = ['main.go', 'go.mod', 'go.sum'].map(
-      (f) => statSync(join(FERRETDB_SRC, f)).mtimeMs,
-    );
+    const sources = readdirSync(FERRETDB_SRC)
+      .filter((f) => f.endsWith('.go') || f === 'go.mod' || f === 'go.sum')
+      .map((f) => statSync(join(FERRETDB_SRC, f)).mtimeMs);
     if (sources.every((t) => t < built)) return FERRETDB_BIN;
   }
   const go = findGo();
