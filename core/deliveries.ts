@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { Collections } from './mongo.js';
-import type { DeliveryDoc, OutcomeDoc } from './model.js';
+import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from './model.js';
 
 /**
  * A delivery's state lives in two documents: the delivery, written at fan-out and updated
@@ -17,7 +17,12 @@ export function outcomeId(deliveryId: string, generation: number): string {
   return `${deliveryId}:${generation}`;
 }
 
-export function outcomeOf(d: DeliveryDoc, status: OutcomeDoc['status'], now: Date): OutcomeDoc {
+export function outcomeOf(
+  d: DeliveryDoc,
+  status: OutcomeDoc['status'],
+  attempt: AttemptDoc | null,
+  now: Date,
+): OutcomeDoc {
   const { _id, ...rest } = d;
   return {
     ...rest,
@@ -26,7 +31,35 @@ export function outcomeOf(d: DeliveryDoc, status: OutcomeDoc['status'], now: Dat
     status,
     next_attempt_at: null,
     updated_at: now,
+    attempt,
   };
+}
+
+/**
+ * A delivery as fan-out stores it: only what a fresh delivery's defaults (withDefaults)
+ * do not say already. Fewer fields, cheaper inserts.
+ */
+export function newDelivery(p: {
+  id: string;
+  messageId: string;
+  endpointId: string;
+  ownerId: string | null;
+  topic: string;
+  maxAttempts: number;
+  createdAt: Date;
+}): DeliveryDoc {
+  return {
+    _id: p.id,
+    message_id: p.messageId,
+    endpoint_id: p.endpointId,
+    ...(p.ownerId ? { owner_id: p.ownerId } : {}),
+    topic: p.topic,
+    status: 'pending',
+    attempts: 0,
+    max_attempts: p.maxAttempts,
+    generation: 0,
+    created_at: p.createdAt,
+  } as DeliveryDoc;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { JsMsg } from 'nats';
 import { createBatchLoader } from '../core/batch.js';
-import { loadDelivery, outcomeOf } from '../core/deliveries.js';
+import { loadDelivery, newDelivery, outcomeOf, withDefaults } from '../core/deliveries.js';
 import { postJson } from '../core/egress.js';
 import { H } from '../core/event.js';
 import { newId } from '../core/ids.js';
@@ -21,6 +21,7 @@ const STORE_RETRY_MS = 5_000;
 
 type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
 type AttemptResult = 'success' | 'failure' | 'none';
+type Leave = (result: AttemptResult) => void;
 
 /**
  * A delay of a second or more, lengthened to end on a whole second. JetStream keeps a
@@ -33,7 +34,6 @@ export function onSecond(delayMs: number, now = Date.now()): number {
   if (delayMs < 1000) return delayMs;
   return Math.ceil((now + delayMs) / 1000) * 1000 - now;
 }
-type Leave = (result: AttemptResult) => void;
 
 /**
  * Stage two: one delivery message → at most one HTTP attempt → one recorded outcome →
@@ -71,11 +71,12 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
             doc: outcomeOf(
               { ...d, ...set, attempts: d.attempts + (incAttempts ? 1 : 0) },
               status,
+              attempt,
               new Date(),
             ),
           }
-        : { kind: 'reschedule', change: { deliveryId: d._id, set, incAttempts } };
-    await ctx.recorder.record(attempt, next);
+        : { kind: 'reschedule', change: { deliveryId: d._id, set, incAttempts }, attempt };
+    await ctx.recorder.record(next);
   }
 
   async function handle(m: JsMsg): Promise<void> {
@@ -241,23 +242,17 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     const h = m.headers;
     const created = Number(h?.get(H.created) ?? '');
     if (!h || !id || !created) return null;
-    const now = new Date();
-    return {
-      _id: id,
-      message_id: h.get(H.message),
-      endpoint_id: h.get(H.endpoint),
-      owner_id: h.get(H.owner) || null,
-      topic: h.get(H.topic),
-      status: 'pending',
-      attempts: 0,
-      max_attempts: 1 + ctx.config.retrySchedule.length,
-      generation: 0,
-      next_attempt_at: null,
-      last_status_code: null,
-      last_error: null,
-      created_at: new Date(created),
-      updated_at: now,
-    };
+    return withDefaults(
+      newDelivery({
+        id,
+        messageId: h.get(H.message),
+        endpointId: h.get(H.endpoint),
+        ownerId: h.get(H.owner) || null,
+        topic: h.get(H.topic),
+        maxAttempts: 1 + ctx.config.retrySchedule.length,
+        createdAt: new Date(created),
+      }),
+    );
   }
 
   return { handle, gate };

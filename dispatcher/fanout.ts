@@ -1,5 +1,6 @@
 import type { JsMsg } from 'nats';
 import { createResultBatcher } from '../core/batch.js';
+import { newDelivery } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
 import { H, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
@@ -33,20 +34,17 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
     return;
   }
 
-  // Stored as fan-out creates it: what a fresh delivery's defaults do not say already
-  // (core/deliveries.ts fills them in on reading). Fewer fields, cheaper inserts.
-  const docs: DeliveryDoc[] = endpoints.map((e) => ({
-    _id: deliveryId(messageId, e.id),
-    message_id: messageId,
-    endpoint_id: e.id,
-    ...(e.ownerId ? { owner_id: e.ownerId } : {}),
-    topic,
-    status: 'pending',
-    attempts: 0,
-    max_attempts: 1 + ctx.config.retrySchedule.length,
-    generation: 0,
-    created_at: now,
-  })) as DeliveryDoc[];
+  const docs = endpoints.map((e) =>
+    newDelivery({
+      id: deliveryId(messageId, e.id),
+      messageId,
+      endpointId: e.id,
+      ownerId: e.ownerId,
+      topic,
+      maxAttempts: 1 + ctx.config.retrySchedule.length,
+      createdAt: now,
+    }),
+  );
   // A delivery stored already was queued by an earlier fan-out of this event, unless that
   // fan-out died between storing and queueing: then JetStream redelivers the event, and
   // everything is queued again (JetStream drops the copies it has seen). A first delivery

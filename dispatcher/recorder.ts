@@ -12,12 +12,13 @@ export interface Reschedule {
   incAttempts: boolean;
 }
 
-/** What follows an attempt (or a decision not to make one). */
+/**
+ * What follows an attempt (or a decision not to make one): the delivery ends (the outcome
+ * holds the attempt that ended it), or it goes on (the attempt is stored on its own).
+ */
 export type Next =
   | { kind: 'outcome'; doc: OutcomeDoc }
-  | { kind: 'reschedule'; change: Reschedule };
-
-type Write = { kind: 'attempt'; doc: AttemptDoc } | Next;
+  | { kind: 'reschedule'; change: Reschedule; attempt: AttemptDoc | null };
 
 /**
  * Every attempt and delivery state change goes through here and reaches MongoDB in
@@ -26,7 +27,7 @@ type Write = { kind: 'attempt'; doc: AttemptDoc } | Next;
  * small bulks. The common path — one attempt, 2xx — is one insert: see core/deliveries.ts.
  */
 export function createRecorder(mongo: Mongo, lane: Semaphore) {
-  const batcher = createWriteBatcher<Write>(async (items) => {
+  const batcher = createWriteBatcher<Next>(async (items) => {
     await lane.acquire();
     try {
       await flush(items);
@@ -35,16 +36,16 @@ export function createRecorder(mongo: Mongo, lane: Semaphore) {
     }
   });
 
-  async function flush(items: Write[]) {
+  async function flush(items: Next[]) {
     const attempts: AttemptDoc[] = [];
     const outcomes: OutcomeDoc[] = [];
     const updates: AnyBulkWriteOperation<DeliveryDoc>[] = [];
     const now = new Date();
     for (const w of items) {
-      if (w.kind === 'attempt') attempts.push(w.doc);
-      else if (w.kind === 'outcome') outcomes.push(w.doc);
+      if (w.kind === 'outcome') outcomes.push(w.doc);
       else {
         const { change } = w;
+        if (w.attempt) attempts.push(w.attempt);
         updates.push({
           updateOne: {
             // By id alone: the one filter every MongoDB-wire server answers from its index.
@@ -78,14 +79,8 @@ export function createRecorder(mongo: Mongo, lane: Semaphore) {
   }
 
   return {
-    /** Records an attempt and what follows it; resolves once both are stored. */
-    record(attempt: AttemptDoc | null, next: Next): Promise<void> {
-      // The attempt that ends a delivery is stored inside its outcome: one write, not two.
-      if (next.kind === 'outcome') return batcher.add({ ...next, doc: { ...next.doc, attempt } });
-      const writes: Promise<void>[] = [batcher.add(next)];
-      if (attempt) writes.push(batcher.add({ kind: 'attempt', doc: attempt }));
-      return Promise.all(writes).then(() => undefined);
-    },
+    /** Records what follows an attempt, with the attempt; resolves once it is stored. */
+    record: (next: Next): Promise<void> => batcher.add(next),
     idle: () => batcher.idle(),
   };
 }

@@ -76,7 +76,7 @@ export function deliveryRoutes(deps: RegistryDeps) {
      */
     app.post('/deliveries/:id/retry', { schema: { params: IdParam } }, async (req, reply) => {
       allow(req, 'admin', 'subscriber');
-      const d = await load(req, req.params.id);
+      const { delivery: d, outcome } = await loadBoth(req, req.params.id);
       if (d.status === 'pending') {
         throw new ApiError(
           'conflict',
@@ -120,9 +120,8 @@ export function deliveryRoutes(deps: RegistryDeps) {
         throw new ApiError('delivery_not_found', `Unknown delivery "${d._id}".`);
       // The old generation's outcome no longer describes the delivery (lists skip it even if
       // this delete is lost); the attempt it kept joins the others first.
-      const old = await outcomes.findOne({ _id: outcomeId(d._id, d.generation) });
-      if (old?.attempt) {
-        await attempts.insertOne(old.attempt).catch((err) => {
+      if (outcome?.attempt) {
+        await attempts.insertOne(outcome.attempt).catch((err) => {
           if (!isDuplicateKey(err)) throw err;
         });
       }

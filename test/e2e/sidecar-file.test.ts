@@ -11,12 +11,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startSidecar } from '../../cli/server.js';
-import { loadConfig } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
 import { isolation, NATS_URL, waitFor } from '../helpers/env.js';
 import { eventCount, storedEvents } from '../helpers/events.js';
 import { kill, spawnHookline } from '../helpers/process.js';
+import { startFileSidecar } from '../helpers/sidecar.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookline-sidecar-'));
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -29,19 +27,10 @@ const line = (topic: string, data: unknown) =>
   `${JSON.stringify({ level: 30, event: topic, data })}\n`;
 
 function sidecarFor(iso: ReturnType<typeof isolation>, path: string) {
-  const config = loadConfig(
-    {
-      natsUrl: NATS_URL,
-      namespace: iso.namespace,
-      url: 'http://127.0.0.1:9', // no registry: topic registration retries in the background
-      logLevel: process.env.HOOKLINE_TEST_LOG ?? 'silent',
-    },
-    {},
-  );
-  return startSidecar(config, createLogger(config.logLevel), {
-    kind: 'file',
+  return startFileSidecar({
+    natsUrl: NATS_URL,
+    namespace: iso.namespace,
     path,
-    service: 'books',
     topics: 'book.created,book.deleted',
   });
 }

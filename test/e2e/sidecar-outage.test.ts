@@ -4,13 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startSidecar } from '../../cli/server.js';
-import { loadConfig } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
 import { waitFor } from '../helpers/env.js';
 import { eventCount } from '../helpers/events.js';
 import { startTestHookline } from '../helpers/hookline.js';
 import { startNatsServer } from '../helpers/nats-server.js';
+import { startFileSidecar } from '../helpers/sidecar.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookline-outage-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,21 +17,13 @@ const line = (i: number) =>
   `${JSON.stringify({ event: 'book.created', data: { i, pad: 'x'.repeat(200) } })}\n`;
 
 function sidecarOn(natsUrl: string, path: string, registry = 'http://127.0.0.1:9', ns = 'outage') {
-  const config = loadConfig(
-    {
-      natsUrl,
-      namespace: ns,
-      url: registry,
-      token: 'test-admin-token',
-      logLevel: process.env.HOOKLINE_TEST_LOG ?? 'silent',
-    },
-    {},
-  );
-  return startSidecar(config, createLogger(config.logLevel), {
-    kind: 'file',
+  return startFileSidecar({
+    natsUrl,
+    namespace: ns,
     path,
-    service: 'books',
     topics: 'book.created',
+    url: registry,
+    token: 'test-admin-token',
   });
 }
 
