@@ -384,21 +384,27 @@ export async function runBench(
       // its time — a retry after a failed attempt, or the circuit of its endpoint, which
       // opens after a few failures, to let a probe through — with none left to hand out.
       await waitCount({ topic: 'bench.failing' }, messages * failing, 900_000);
+      // A delivery waits in the consumer (a nak'ed short wait) or in the parking stream.
       const deadline = Date.now() + 900_000;
-      let info = await jsm.consumers.info(names.deliveriesStream, names.deliverConsumer);
-      while (info.num_pending > 0 || info.num_ack_pending < messages * failing) {
+      const state = async () => {
+        const c = await jsm.consumers.info(names.deliveriesStream, names.deliverConsumer);
+        const p = await jsm.streams.info(names.parkedStream);
+        return { queued: c.num_pending, held: c.num_ack_pending, parked: p.state.messages };
+      };
+      let st = await state();
+      while (st.queued > 0 || st.held + st.parked < messages * failing) {
         if (Date.now() > deadline)
-          throw new Error(`deliveries not all waiting: ${JSON.stringify(info.num_pending)}`);
+          throw new Error(`deliveries not all waiting: ${JSON.stringify(st)}`);
         await sleep(500);
-        info = await jsm.consumers.info(names.deliveriesStream, names.deliverConsumer);
+        st = await state();
       }
-      const waiting = info.num_ack_pending;
+      const waiting = st.held + st.parked;
       const attempted = await deliveries.countDocuments({
         topic: 'bench.failing',
         attempts: { $gte: 1 },
       });
       log(
-        `backlog      ${waiting} deliveries waiting (${attempted} attempted once or more, the rest held by open circuits)`,
+        `backlog      ${waiting} deliveries waiting, ${st.parked} of them parked (${attempted} attempted once or more, the rest held by open circuits)`,
       );
       await createEndpoints('bench.fresh', opts.fanout);
       const total = Math.min(opts.messages, 2000) * opts.fanout;
@@ -407,6 +413,7 @@ export async function runBench(
       const s = await waitReceived(total, 600_000);
       const rate = Math.round(total / ((s.last - started) / 1000));
       report.backlog_waiting = waiting;
+      report.backlog_parked = st.parked;
       report.backlog_fresh_deliveries_per_sec = rate;
       report.backlog_rss_mb = rssMb(hl.child.pid as number);
       if (typeof report.deliveries_per_sec === 'number')

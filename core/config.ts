@@ -45,6 +45,7 @@ const SETTINGS = {
   streamReplicas: { env: 'HOOKLINE_STREAM_REPLICAS', def: '1', parse: parsePositiveInt },
   endpointConcurrency: { env: 'HOOKLINE_ENDPOINT_CONCURRENCY', def: '16', parse: parsePositiveInt },
   breakerThreshold: { env: 'HOOKLINE_BREAKER_THRESHOLD', def: '5', parse: parsePositiveInt },
+  parkAfter: { env: 'HOOKLINE_PARK_AFTER', def: '10s', parse: parseDuration },
   disableAfter: { env: 'HOOKLINE_DISABLE_AFTER', def: '5d', parse: parseDuration },
   metricsAddr: {
     env: 'HOOKLINE_METRICS_ADDR',

@@ -40,6 +40,8 @@ export const H = {
   topic: 'Hookline-Topic',
   owner: 'Hookline-Owner',
   created: 'Hookline-Created',
+  /** On deliveries back from the parking stream: the stored delivery is read, not assumed. */
+  parked: 'Hookline-Parked',
   /** On events: the last subscription change the publisher had made; fan-out waits for it. */
   changesSeq: 'Hookline-Changes-Seq',
 } as const;

@@ -19,6 +19,9 @@ export function natsNames(ns: string) {
     deliveriesSubject: (endpointId: string) => `${ns}.deliveries.${endpointId}`,
     fanoutConsumer: 'fanout',
     deliverConsumer: 'deliver',
+    /** Deliveries waiting minutes or hours, by the second they are due: see dispatcher/parking.ts. */
+    parkedStream: `${ns}_PARKED`,
+    parkedPrefix: `${ns}.parked.`,
     changesSubject: `${ns}.registry.changes`,
     changesStream: `${ns}_CHANGES`,
   } as const;
@@ -67,6 +70,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
   const streams = [
     { name: names.eventsStream, subjects: [`${names.eventsPrefix}>`] },
     { name: names.deliveriesStream, subjects: [names.deliveriesSubject('>')] },
+    { name: names.parkedStream, subjects: [`${names.parkedPrefix}>`] },
   ];
   for (const s of streams) {
     const cfg = {
@@ -148,7 +152,8 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
 export async function deleteNamespaceStreams(jsm: JetStreamManager, ns: string) {
   const names = natsNames(ns);
   const buckets = [`KV_${ns}_ratelimits`, `KV_${ns}_sidecar`];
-  for (const s of [names.eventsStream, names.deliveriesStream, names.changesStream, ...buckets]) {
+  const streams = [names.eventsStream, names.deliveriesStream, names.parkedStream];
+  for (const s of [...streams, names.changesStream, ...buckets]) {
     try {
       await jsm.streams.delete(s);
     } catch {

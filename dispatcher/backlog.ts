@@ -7,7 +7,8 @@ const TOP_ENDPOINTS = 20;
 
 /**
  * Backlog gauges, read from JetStream when scraped: events waiting for fan-out, deliveries
- * waiting (new, in flight or waiting for a retry), and the deliveries of the endpoints with
+ * waiting (new, in flight or waiting for a retry), deliveries parked (`consumer="parked"`:
+ * waiting minutes or hours outside the consumer, see parking.ts), and the deliveries of the endpoints with
  * the longest queues, by endpoint id (at most 20 labels, so cardinality stays bounded).
  */
 export function registerBacklogGauges(
@@ -31,6 +32,12 @@ export function registerBacklogGauges(
         } catch {
           // not there yet
         }
+      }
+      try {
+        const info = await jsm.streams.info(names.parkedStream);
+        this.set({ consumer: 'parked' }, info.state.messages);
+      } catch {
+        // not there yet
       }
     },
   });

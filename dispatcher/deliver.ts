@@ -10,6 +10,7 @@ import type { DispatcherContext } from './context.js';
 import { EndpointGate } from './gate.js';
 import { createEndpointHealth } from './health.js';
 import { classify, type Outcome } from './outcome.js';
+import type { Parking } from './parking.js';
 import type { Next } from './recorder.js';
 import { type LiveEndpoint, signingKeys } from './subscriptions.js';
 
@@ -24,18 +25,6 @@ type AttemptResult = 'success' | 'failure' | 'none';
 type Leave = (result: AttemptResult) => void;
 
 /**
- * A delay of a second or more, lengthened to end on a whole second. JetStream keeps a
- * nak'ed message pending until its delay ends and wakes up to check the pending at the
- * earliest end: ends spread over every millisecond wake it up to a thousand times a second,
- * each time going through all the pending (100,000 behind a dead endpoint), while ends on
- * whole seconds wake it once a second. A delay below a second is left as it is.
- */
-export function onSecond(delayMs: number, now = Date.now()): number {
-  if (delayMs < 1000) return delayMs;
-  return Math.ceil((now + delayMs) / 1000) * 1000 - now;
-}
-
-/**
  * Stage two: one delivery message → at most one HTTP attempt → one recorded outcome →
  * one JetStream action (ack, nak with delay, or term). The record is written before the
  * action, so a crash repeats an attempt at worst and never loses one.
@@ -44,7 +33,7 @@ export function onSecond(delayMs: number, now = Date.now()): number {
  * another attempt for it (its in-flight cap, its circuit breaker): a refused delivery
  * goes back to JetStream for a moment and costs no database read.
  */
-export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) {
+export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, parking: Parking) {
   // Lookups by id alone, in parallel: the query every MongoDB-wire server (FerretDB
   // included) answers from its index; `$in` is not, on FerretDB.
   const loadOne = createBatchLoader<string, DeliveryDoc>(async (ids) => {
@@ -55,7 +44,9 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     perEndpoint: ctx.config.endpointConcurrency,
     breakerThreshold: ctx.config.breakerThreshold,
     busyDelayMs: 1000,
-    openDelayMs: 5000,
+    // Refused by an open circuit: back in a second, or when the next probe may go if later,
+    // or minutes away for a backlog (see EndpointGate.refuse).
+    openDelayMs: 1000,
     busyWaitMs: 50,
   });
   const health = createEndpointHealth(ctx);
@@ -84,7 +75,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
     const admission = await gate.admit(endpointId);
     if (!admission.ok) {
       ctx.metrics.deferred.inc({ reason: admission.reason });
-      m.nak(onSecond(admission.delayMs));
+      await parking.later(m, admission.delayMs);
       return;
     }
     // The endpoint's slot is given back as soon as its answer is in (the attempt calls
@@ -128,7 +119,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
 
     const due = d.next_attempt_at ? d.next_attempt_at.getTime() - Date.now() : 0;
     if (due > EARLY_SLACK_MS) {
-      m.nak(due);
+      await parking.later(m, due);
       return 'none';
     }
 
@@ -136,7 +127,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       const wait = await rateLimits(endpoint.id, endpoint.rateLimit);
       if (wait > 0) {
         ctx.metrics.deferred.inc({ reason: 'rate_limited' });
-        m.nak(onSecond(wait));
+        await parking.later(m, wait);
         return 'none';
       }
     }
@@ -223,7 +214,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
       clearInterval(heartbeat);
     }
     ctx.metrics.outcomes.inc({ outcome: outcome.kind });
-    if (outcome.kind === 'retry') m.nak(onSecond(outcome.delayMs));
+    if (outcome.kind === 'retry') await parking.later(m, outcome.delayMs);
     else if (outcome.kind === 'succeeded') m.ack();
     else m.term();
 
@@ -241,7 +232,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits) 
   function firstState(m: JsMsg, id: string): DeliveryDoc | null {
     const h = m.headers;
     const created = Number(h?.get(H.created) ?? '');
-    if (!h || !id || !created) return null;
+    if (!h || !id || !created || h.has(H.parked)) return null;
     return withDefaults(
       newDelivery({
         id,

@@ -1,16 +1,23 @@
 /**
  * Per-endpoint admission, in one dispatcher: a cap on attempts in flight (a slow or hanging
  * endpoint holds at most that many of the dispatcher's slots, never all of them) and a
- * circuit breaker (after `breakerThreshold` consecutive failures, one probe at a time until
- * an attempt succeeds). Pure bookkeeping: the caller turns a refusal into a delayed nak.
+ * circuit breaker (after `breakerThreshold` consecutive failures the circuit opens: one probe
+ * at a time, spaced further apart after each failed probe, until an attempt succeeds).
+ * Pure bookkeeping: the caller turns a refusal into a wait (dispatcher/parking.ts).
  */
 export interface GateOptions {
   perEndpoint: number;
   breakerThreshold: number;
   /** How long a delivery refused by the cap waits before it is offered again. */
   busyDelayMs: number;
-  /** How long a delivery refused by an open circuit waits. */
+  /** How long a delivery refused by an open circuit waits, at least. */
   openDelayMs: number;
+  /**
+   * How long after the circuit opens the first probe may go (default 1 s); each failed
+   * probe doubles the gap, up to `maxProbeGapMs` (default 60 s).
+   */
+  probeGapMs?: number;
+  maxProbeGapMs?: number;
   /**
    * How long `admit` waits in process for one of a busy endpoint's slots before it
    * refuses (0: not at all). At most `perEndpoint` wait per endpoint.
@@ -27,6 +34,9 @@ interface State {
   inFlight: number;
   failures: number;
   probing: boolean;
+  /** While the circuit is open: when the next probe may go, and the gap before it. */
+  probeAt: number;
+  probeGap: number;
   /** Refusals and attempts finished in the current one-second window, and when it began. */
   refused: number;
   finished: number;
@@ -59,6 +69,8 @@ export class EndpointGate {
         inFlight: 0,
         failures: 0,
         probing: false,
+        probeAt: 0,
+        probeGap: 0,
         refused: 0,
         finished: 0,
         windowAt: 0,
@@ -69,8 +81,11 @@ export class EndpointGate {
       this.states.set(endpointId, s);
     }
     if (s.failures >= this.opts.breakerThreshold) {
-      if (s.probing)
-        return this.refuse(s, 'open', this.opts.openDelayMs, this.opts.maxOpenDelayMs ?? 300_000);
+      const untilProbe = s.probeAt - this.now();
+      if (s.probing || untilProbe > 0) {
+        const maxMs = this.opts.maxOpenDelayMs ?? 300_000;
+        return this.refuse(s, 'open', this.opts.openDelayMs, maxMs, untilProbe);
+      }
       s.probing = true;
       s.inFlight++;
       return { ok: true, probe: true };
@@ -116,14 +131,20 @@ export class EndpointGate {
    * of 100,000 behind a dead or slow endpoint comes back minutes apart instead of being
    * handed out again and again (which would cost every other endpoint its throughput).
    */
-  private refuse(s: State, reason: 'busy' | 'open', baseMs: number, maxMs: number): Admission {
+  private refuse(
+    s: State,
+    reason: 'busy' | 'open',
+    baseMs: number,
+    maxMs: number,
+    atLeastMs = 0,
+  ): Admission {
     this.tick(s);
     s.refused++;
     // From the last whole second: a burst is refused with the base delay; what keeps
     // being refused faster than the endpoint gets through comes back further apart.
     const factor = Math.max(1, s.refusedBefore / Math.max(this.opts.perEndpoint, s.finishedBefore));
-    const ms = Math.min(maxMs, baseMs * factor);
-    return { ok: false, delayMs: Math.round(ms * (0.75 + 0.5 * this.random())), reason };
+    const ms = Math.min(maxMs, baseMs * factor) * (0.75 + 0.5 * this.random());
+    return { ok: false, delayMs: Math.round(Math.max(ms, atLeastMs)), reason };
   }
 
   private tick(s: State): void {
@@ -145,8 +166,20 @@ export class EndpointGate {
     if (result !== 'none') s.finished++;
     s.inFlight = Math.max(0, s.inFlight - 1);
     if (probe) s.probing = false;
-    if (result === 'success') s.failures = 0;
-    else if (result === 'failure') s.failures++;
+    if (result === 'success') {
+      s.failures = 0;
+      s.probeAt = 0;
+      s.probeGap = 0;
+    } else if (result === 'failure') {
+      s.failures++;
+      // The circuit opens (the first probe after a short gap) or a probe failed (a longer one).
+      const opened = !probe && s.failures === this.opts.breakerThreshold;
+      if (opened || probe) {
+        const first = this.opts.probeGapMs ?? 1000;
+        s.probeGap = opened ? first : Math.min(this.opts.maxProbeGapMs ?? 60_000, s.probeGap * 2);
+        s.probeAt = this.now() + s.probeGap;
+      }
+    }
     const next = s.failures < this.opts.breakerThreshold ? s.waiters.shift() : undefined;
     if (next) {
       clearTimeout(next.timer);

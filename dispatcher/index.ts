@@ -6,6 +6,7 @@ import { registerBacklogGauges } from './backlog.js';
 import { createDeliverer } from './deliver.js';
 import { createClusterRateLimits } from './ratelimit.js';
 import { fanOut } from './fanout.js';
+import { createParking, type Parking } from './parking.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
 import { createDeliveryStore } from './fanout.js';
@@ -53,6 +54,7 @@ export function createDispatcher(
     inFlight: Set<JsMsg>;
   }> = [];
   let stopping = false;
+  let parking: Parking | null = null;
 
   async function runLoop(
     stream: string,
@@ -102,9 +104,11 @@ export function createDispatcher(
       );
       if (options.metricsRegistry)
         registerBacklogGauges(options.metricsRegistry, await deps.nc.jetstreamManager(), names);
+      parking = createParking(ctx, await deps.nc.jetstreamManager());
       const deliverer = createDeliverer(
         ctx,
         await createClusterRateLimits(deps.js, deps.config.namespace),
+        parking,
       );
       await runLoop(names.eventsStream, names.fanoutConsumer, 32, (m) => fanOut(ctx, m), 1000);
       await runLoop(
@@ -114,6 +118,7 @@ export function createDispatcher(
         deliverer.handle,
         5000,
       );
+      parking.start();
       log.info(
         { namespace: deps.config.namespace, endpoints: subscriptions.size },
         'dispatcher started',
@@ -123,6 +128,7 @@ export function createDispatcher(
       if (stopping) return;
       stopping = true;
       subscriptions.stop();
+      await parking?.stop();
       for (const l of loops) l.messages.stop();
       const drained = Promise.all(loops.map((l) => l.sem.idle())).then(() => ctx.recorder.idle());
       const finished = await withDeadline(

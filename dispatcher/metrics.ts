@@ -20,6 +20,16 @@ export function createDispatcherMetrics(registry: Registry = new Registry()) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    parked: new Counter({
+      name: 'hookline_deliveries_parked_total',
+      help: 'Deliveries moved to the parking stream to wait minutes or hours',
+      registers: [registry],
+    }),
+    unparked: new Counter({
+      name: 'hookline_deliveries_unparked_total',
+      help: 'Parked deliveries moved back to the deliveries stream when due',
+      registers: [registry],
+    }),
     attemptSeconds: new Histogram({
       name: 'hookline_delivery_attempt_duration_seconds',
       help: 'Duration of delivery attempts',

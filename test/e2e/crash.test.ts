@@ -21,10 +21,19 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
   const iso = isolation('crash');
   cleanups.push(() => iso.cleanup());
   const received = new Map<string, number>();
+  const refused = new Set<string>();
   const r = await startReceiver(async (req, res) => {
     const key = `${req.headers['webhook-id']} ${req.path}`;
-    received.set(key, (received.get(key) ?? 0) + 1);
     await new Promise((done) => setTimeout(done, Math.random() * 20));
+    // A quarter of the deliveries fail their first attempt: their retries are parked
+    // (HOOKLINE_PARK_AFTER below their delay) while dispatchers are killed.
+    if ((req.json.data?.i as number) % 4 === 0 && !refused.has(key)) {
+      refused.add(key);
+      res.writeHead(503);
+      res.end();
+      return;
+    }
+    received.set(key, (received.get(key) ?? 0) + 1);
     res.writeHead(200);
     res.end();
   });
@@ -38,7 +47,8 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
     HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
     HOOKLINE_VERIFY_ENDPOINTS: 'false',
     HOOKLINE_DELIVERY_TIMEOUT: '2s',
-    HOOKLINE_RETRY_SCHEDULE: '200ms,200ms,500ms,1s,1s,2s,2s,5s,5s',
+    HOOKLINE_RETRY_SCHEDULE: '1s,200ms,500ms,1s,1s,2s,2s,5s,5s',
+    HOOKLINE_PARK_AFTER: '150ms',
     HOOKLINE_LOG_LEVEL: 'info',
   };
   const registry = await spawnHookline(['registry'], env);
@@ -94,8 +104,9 @@ test('SIGKILL dispatchers twice under load: acknowledged minus received is empty
   const lost = expected.filter((k) => !received.has(k));
   const duplicates = [...received.values()].reduce((n, c) => n + (c - 1), 0);
   console.log(
-    `crash test: ${acknowledged.length} acknowledged × ${paths.length} endpoints, ${lost.length} lost, ${duplicates} duplicate receipts`,
+    `crash test: ${acknowledged.length} acknowledged × ${paths.length} endpoints, ${lost.length} lost, ${duplicates} duplicate receipts, ${refused.size} first attempts refused and retried`,
   );
+  assert.ok(refused.size >= 200, 'retries were exercised');
   assert.deepEqual(lost, []);
   const unexpected = [...received.keys()].filter((k) => !expected.includes(k));
   assert.deepEqual(unexpected, [], 'nothing that was not published');

@@ -73,7 +73,7 @@ test('a hanging endpoint holds at most its cap of slots; the others flow on', as
   assert.ok(c.max <= 4, `${c.max} requests were open at once to the hanging endpoint (cap 4)`);
 });
 
-test('circuit breaker: after consecutive failures, one probe at a time until a 2xx', async () => {
+test('circuit breaker: after consecutive failures, one probe at a time, further apart, until a 2xx', async () => {
   const h = await hookline('breaker', {
     endpointConcurrency: '8',
     breakerThreshold: '3',
@@ -81,18 +81,21 @@ test('circuit breaker: after consecutive failures, one probe at a time until a 2
   });
   const c = concurrency();
   let healthy = false;
-  let failuresBefore = 0;
+  const failedAt: number[] = [];
   const r = await receiver(async (_req, res) => {
     c.enter();
     await new Promise((done) => setTimeout(done, 150));
     c.leave();
-    if (!healthy) failuresBefore++;
+    if (!healthy) failedAt.push(Date.now());
     res.writeHead(healthy ? 200 : 500);
     res.end();
   });
   await subscribe(h, 'breaker.topic', r.url);
   await publishMany(h, 'breaker.topic', 12);
-  await waitFor('the circuit to open', () => failuresBefore >= 12, 10_000);
+  // Eight attempts at once fail and open the circuit; then probes, 1 s and 2 s apart.
+  await waitFor('the circuit to open and two probes to fail', () => failedAt.length >= 10, 15_000);
+  const gap = (failedAt[9] as number) - (failedAt[8] as number);
+  assert.ok(gap >= 1900, `the second probe came ${gap} ms after the first: should be 2 s`);
   c.reset();
   await new Promise((done) => setTimeout(done, 1500));
   assert.ok(c.max <= 1, `${c.max} attempts at once while the circuit was open`);

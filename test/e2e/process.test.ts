@@ -119,7 +119,8 @@ test('SIGKILL loses nothing: every accepted message is delivered after a restart
     assert.equal(res.status, 202);
     accepted.push(res.body.id);
   }
-  await waitFor('some failing attempts', () => r.events.length >= 10);
+  // Five failures open the circuit (probes then come 1 s, 2 s, … apart): retries are waiting.
+  await waitFor('some failing attempts', () => r.events.length >= 6);
   assert.equal(await kill(p, 'SIGKILL'), 'SIGKILL');
 
   healthy = true;
@@ -198,6 +199,7 @@ test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gaug
   assert.equal(res.status, 200);
   const text = await res.text();
   assert.match(text, /hookline_consumer_backlog\{consumer="deliver"\} 0/);
+  assert.match(text, /hookline_consumer_backlog\{consumer="parked"\} 0/);
   assert.match(text, /hookline_delivery_attempts_total|hookline_deliveries_created_total/);
   assert.equal(await kill(d, 'SIGTERM'), 0);
 });

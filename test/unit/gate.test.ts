@@ -55,7 +55,7 @@ test('gate: an endpoint that gets through as many as are refused keeps the base 
   assert.deepEqual(g.enter('a'), { ok: false, delayMs: 1000, reason: 'busy' });
 });
 
-test('gate: after consecutive failures one probe at a time, until a success closes it', () => {
+test('gate: after consecutive failures one probe at a time, further apart, until a success', () => {
   const now = { t: 0 };
   const g = gate(now);
   for (let i = 0; i < 3; i++) {
@@ -64,6 +64,8 @@ test('gate: after consecutive failures one probe at a time, until a success clos
     g.leave('a', false, 'failure');
   }
   assert.equal(g.isOpen('a'), true);
+  assert.deepEqual(g.enter('a'), { ok: false, delayMs: 5000, reason: 'open' }, 'no probe yet');
+  now.t += 1000; // the first probe a second after the circuit opened
   const probe = g.enter('a');
   assert.deepEqual(probe, { ok: true, probe: true });
   const refused = g.enter('a');
@@ -74,6 +76,20 @@ test('gate: after consecutive failures one probe at a time, until a success clos
   assert.ok(!later.ok && later.delayMs === 300_000, 'an open circuit sends a backlog minutes away');
   g.leave('a', true, 'failure');
   assert.equal(g.isOpen('a'), true, 'a failed probe keeps it open');
+  now.t += 1999;
+  assert.equal(g.enter('a').ok, false, 'the next probe two seconds later, not before');
+  now.t += 1;
+  assert.deepEqual(g.enter('a'), { ok: true, probe: true });
+  g.leave('a', true, 'failure');
+  now.t += 4000; // four seconds after the second failed probe
+  assert.deepEqual(g.enter('a'), { ok: true, probe: true });
+  g.leave('a', true, 'failure');
+  assert.deepEqual(
+    g.enter('a'),
+    { ok: false, delayMs: 8000, reason: 'open' },
+    'a refusal waits until the next probe (8 s) when that is later than its own delay (5 s)',
+  );
+  now.t += 8000;
   assert.deepEqual(g.enter('a'), { ok: true, probe: true });
   g.leave('a', true, 'success');
   assert.equal(g.isOpen('a'), false);
@@ -81,7 +97,7 @@ test('gate: after consecutive failures one probe at a time, until a success clos
 });
 
 test('nak delays of a second or more end on a whole second', async () => {
-  const { onSecond } = await import('../../dispatcher/deliver.js');
+  const { onSecond } = await import('../../dispatcher/parking.js');
   assert.equal(onSecond(250, 10_100), 250, 'short delays are kept');
   assert.equal(onSecond(1000, 10_100), 1900);
   assert.equal(onSecond(4321, 10_000), 5000);

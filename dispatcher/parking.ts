@@ -1,0 +1,200 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  headers as natsHeaders,
+  type JetStreamManager,
+  type JsMsg,
+  type MsgHdrs,
+} from 'nats';
+import { H } from '../core/event.js';
+import type { DispatcherContext } from './context.js';
+
+/** How often each dispatcher looks for parked deliveries that have come due. */
+const TICK_MS = 1000;
+/** Parked deliveries moved back per fetch. */
+const FETCH = 500;
+const nanos = (ms: number) => ms * 1_000_000;
+
+/**
+ * A delay of a second or more, lengthened to end on a whole second. JetStream keeps a
+ * nak'ed message pending until its delay ends and wakes up to check the pending at the
+ * earliest end: ends spread over every millisecond wake it up to a thousand times a second,
+ * each time going through all the pending, while ends on whole seconds wake it once a
+ * second. A delay below a second is left as it is.
+ */
+export function onSecond(delayMs: number, now = Date.now()): number {
+  if (delayMs < 1000) return delayMs;
+  return Math.ceil((now + delayMs) / 1000) * 1000 - now;
+}
+
+/** The second (Unix time) a delivery due at `dueMs` is parked under: never before it is due. */
+export function bucketOf(dueMs: number): number {
+  return Math.ceil(dueMs / 1000);
+}
+
+/** A copy of a message's own headers (not the `Nats-` ones JetStream adds), for republishing. */
+function copyHeaders(from: MsgHdrs | undefined): MsgHdrs {
+  const h = natsHeaders();
+  for (const k of from?.keys() ?? []) {
+    if (/^nats-/i.test(k)) continue;
+    for (const v of from?.values(k) ?? []) h.append(k, v);
+  }
+  return h;
+}
+
+export interface Parking {
+  /**
+   * Hands a delivery back to wait `delayMs`. A short wait is a nak with that delay. A long
+   * one (at least HOOKLINE_PARK_AFTER) moves the delivery to the parking stream, under the
+   * second it is due, and acknowledges it on the deliveries stream.
+   */
+  later(m: JsMsg, delayMs: number): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Parking: deliveries that wait minutes or hours — a late retry, an endpoint whose circuit
+ * is open, one far over its rate limit — wait outside the deliveries consumer.
+ *
+ * JetStream keeps a nak'ed message in its consumer's pending set until the delay ends,
+ * and its cost grows with that set: on the 2-core bench machine NATS used 14 % of a core
+ * with nothing waiting and 45 % with 100,000 waiting, and fresh deliveries slowed to two
+ * thirds (docs/benchmarks.md). A parked delivery is a stored message in a stream nobody
+ * reads until its second comes: it costs JetStream nothing in the meantime.
+ *
+ * Each dispatcher looks once a second at which seconds hold parked deliveries (one subject
+ * per second) and, for each that has come, moves its deliveries back to the deliveries
+ * stream through a durable consumer named after the second. Every dispatcher that looks
+ * shares that consumer, so the work is split, and a dispatcher killed while moving leaves
+ * its unacknowledged share to the others. The parked copy is acknowledged (and so removed)
+ * only after the deliveries stream has stored the delivery again: nothing is lost; a crash
+ * at the wrong moment can move one twice, and the second copy finds its delivery done.
+ */
+export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Parking {
+  const { names, js, log, metrics } = ctx;
+  const parkAfter = ctx.config.parkAfter;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+
+  async function later(m: JsMsg, delayMs: number): Promise<void> {
+    if (delayMs < parkAfter || ctx.released.has(m)) {
+      m.nak(onSecond(delayMs));
+      return;
+    }
+    const bucket = bucketOf(Date.now() + delayMs);
+    try {
+      // The id makes a second parking of the same message (its ack was lost) a no-op.
+      await js.publish(`${names.parkedPrefix}${bucket}`, m.data, {
+        headers: copyHeaders(m.headers),
+        msgID: `park.${m.seq}`,
+        timeout: 10_000,
+      });
+    } catch (err) {
+      log.warn({ err }, 'could not park a delivery; it waits in the deliveries stream');
+      m.nak(onSecond(delayMs));
+      return;
+    }
+    m.ack();
+    metrics.parked.inc();
+  }
+
+  async function unpark(pm: JsMsg): Promise<void> {
+    const endpoint = pm.headers?.get(H.endpoint) ?? '';
+    if (!endpoint) {
+      log.error({ seq: pm.seq }, 'parked message without an endpoint; dropped');
+      pm.term();
+      return;
+    }
+    const h = copyHeaders(pm.headers);
+    h.set(H.parked, '1');
+    try {
+      await js.publish(names.deliveriesSubject(endpoint), pm.data, {
+        headers: h,
+        msgID: `unpark.${pm.seq}`,
+        timeout: 10_000,
+      });
+    } catch (err) {
+      log.warn({ err }, 'could not move a parked delivery back; it will be tried again');
+      pm.nak(TICK_MS);
+      return;
+    }
+    pm.ack();
+    metrics.unparked.inc();
+  }
+
+  async function drain(second: number): Promise<void> {
+    const durable = `unpark_${second}`;
+    try {
+      await jsm.consumers.add(names.parkedStream, {
+        durable_name: durable,
+        filter_subject: `${names.parkedPrefix}${second}`,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(30_000),
+        max_deliver: -1,
+        // Gone by itself if every dispatcher that used it stopped before deleting it.
+        inactive_threshold: nanos(120_000),
+      });
+    } catch (err) {
+      if (!/already in use|exists/i.test(String(err))) throw err;
+    }
+    const consumer = await js.consumers.get(names.parkedStream, durable);
+    while (!stopped) {
+      const info = await consumer.info();
+      if (info.num_pending === 0) {
+        if (info.num_ack_pending === 0)
+          await jsm.consumers.delete(names.parkedStream, durable).catch(() => undefined);
+        return;
+      }
+      const batch = await consumer.fetch({
+        max_messages: Math.min(FETCH, info.num_pending),
+        expires: 2000,
+      });
+      const moves: Promise<void>[] = [];
+      for await (const pm of batch) moves.push(unpark(pm));
+      await Promise.all(moves);
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const info = await jsm.streams.info(names.parkedStream, {
+      subjects_filter: `${names.parkedPrefix}*`,
+    });
+    if (info.state.messages === 0) return;
+    const now = Date.now();
+    const due = Object.keys(info.state.subjects ?? {})
+      .map((s) => Number(s.slice(names.parkedPrefix.length)))
+      .filter((second) => Number.isInteger(second) && second * 1000 <= now)
+      .sort((a, b) => a - b);
+    for (const second of due) {
+      if (stopped) return;
+      await drain(second);
+    }
+  }
+
+  function schedule() {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick()
+        .catch((err: unknown) => {
+          if (!stopped) log.warn({ err }, 'could not move parked deliveries back; trying again');
+        })
+        .finally(() => {
+          running = null;
+          schedule();
+        });
+    }, TICK_MS);
+  }
+
+  return {
+    later,
+    start: schedule,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
