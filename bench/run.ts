@@ -28,6 +28,8 @@ export interface BenchOptions {
   seconds: number;
   wideFanout: number;
   backlog: number;
+  /** Dispatcher processes: `hookline all` and, beyond the first, `hookline dispatcher`s. */
+  dispatchers: number;
   json: boolean;
 }
 
@@ -83,18 +85,28 @@ async function startReceiver() {
   };
 }
 
-async function startHooklineChild(config: Config, namespace: string, token: string) {
+/**
+ * `hookline all` (command `all`, answering on the URL returned) or a further `hookline
+ * dispatcher` (serving /metrics on the URL returned), on the bench's namespace.
+ */
+async function startHooklineChild(
+  config: Config,
+  namespace: string,
+  token: string,
+  command: 'all' | 'dispatcher' = 'all',
+) {
   const entry = process.argv[1] as string;
   const dbUrl = config.mongodbUrl.replace(/\/[^/?]*(\?|$)/, `/${namespace}$1`);
   // The heap limit docs/operations.md recommends for a dispatcher: V8 otherwise grows its
   // heap lazily towards its default limit, and RSS with it, though little of it is live.
   const child: ChildProcess = spawn(
     process.execPath,
-    [...process.execArgv, '--max-old-space-size=128', entry, 'all'],
+    [...process.execArgv, '--max-old-space-size=128', entry, command],
     {
       env: {
         ...process.env,
         HOOKLINE_ADDR: '127.0.0.1:0',
+        HOOKLINE_METRICS_ADDR: command === 'dispatcher' ? '127.0.0.1:0' : '',
         HOOKLINE_NAMESPACE: namespace,
         HOOKLINE_MONGODB_URL: dbUrl,
         HOOKLINE_NATS_URL: config.natsUrl.join(','),
@@ -113,8 +125,12 @@ async function startHooklineChild(config: Config, namespace: string, token: stri
     if (out.length > 100_000) out = out.slice(-10_000);
   });
   const deadline = Date.now() + 60_000;
+  const ready =
+    command === 'all'
+      ? /"url":"(http:\/\/[^"]+)","msg":"registry listening"/
+      : /"url":"(http:\/\/[^"]+)\/metrics","msg":"metrics listening"/;
   while (Date.now() < deadline) {
-    const m = /"url":"(http:\/\/[^"]+)","msg":"registry listening"/.exec(out);
+    const m = ready.exec(out);
     if (m?.[1]) return { child, url: m[1], dbUrl };
     if (child.exitCode !== null) throw new Error(`hookline exited: ${out}`);
     await sleep(50);
@@ -145,6 +161,11 @@ export async function runBench(
   };
   const receiver = await startReceiver();
   const hl = await startHooklineChild(config, namespace, token);
+  const extra: Array<Awaited<ReturnType<typeof startHooklineChild>>> = [];
+  for (let i = 1; i < opts.dispatchers; i++)
+    extra.push(await startHooklineChild(config, namespace, token, 'dispatcher'));
+  if (extra.length > 0) log(`dispatchers  hookline all and ${extra.length} hookline dispatcher`);
+  report.dispatchers = opts.dispatchers;
   const mongo = await MongoClient.connect(hl.dbUrl);
   const deliveries = mongo.db().collection('deliveries');
   const outcomes = mongo.db().collection('outcomes');
@@ -202,10 +223,15 @@ export async function runBench(
       await sleep(250); // each count is a scan on FerretDB: do not compete with what is measured
     }
   };
+  // Summed over every dispatcher process.
   const metricValue = async (series: string) => {
-    const text = await (await fetch(`${hl.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-    return line ? Number(line.slice(series.length + 1)) : 0;
+    let sum = 0;
+    for (const p of [hl, ...extra]) {
+      const text = await (await fetch(`${p.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      sum += line ? Number(line.slice(series.length + 1)) : 0;
+    }
+    return sum;
   };
   const waitMetric = async (series: string, n: number, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
@@ -415,7 +441,8 @@ export async function runBench(
       report.backlog_waiting = waiting;
       report.backlog_parked = st.parked;
       report.backlog_fresh_deliveries_per_sec = rate;
-      report.backlog_rss_mb = rssMb(hl.child.pid as number);
+      // The largest of the dispatcher processes.
+      report.backlog_rss_mb = Math.max(...[hl, ...extra].map((p) => rssMb(p.child.pid as number)));
       if (typeof report.deliveries_per_sec === 'number')
         report.backlog_vs_idle = Number((rate / report.deliveries_per_sec).toFixed(3));
       log(
@@ -423,9 +450,12 @@ export async function runBench(
       );
     }
     report.rss_mb = rssMb(hl.child.pid as number);
+    if (extra.length > 0) report.dispatcher_rss_mb = extra.map((p) => rssMb(p.child.pid as number));
   } finally {
-    hl.child.kill('SIGTERM');
-    await new Promise((r) => hl.child.once('exit', r));
+    for (const p of [hl, ...extra]) {
+      p.child.kill('SIGTERM');
+      await new Promise((r) => p.child.once('exit', r));
+    }
     await mongo
       .db()
       .dropDatabase()

@@ -18,7 +18,8 @@ Servers:
 
 Benchmark (starts its own hookline, receiver and namespace; see docs/benchmarks.md):
   hookline bench [--only loopback,throughput,latency,fanout,backlog] [--messages N] [--fanout N]
-                 [--rate N] [--seconds N] [--wide-fanout N] [--backlog] [--backlog-size N] [--output json]
+                 [--rate N] [--seconds N] [--wide-fanout N] [--backlog] [--backlog-size N]
+                 [--dispatchers N] [--output json]
 
 Clients of the REST API (HOOKLINE_URL, HOOKLINE_TOKEN):
   hookline topics create NAME [--description D] | list
@@ -79,6 +80,7 @@ export async function main(argv: string[]): Promise<number | null> {
       seconds: num('seconds', 10),
       wideFanout: num('wide-fanout', 10_000),
       backlog: num('backlog-size', 100_000),
+      dispatchers: num('dispatchers', 1),
       json: flag(args, 'output') === 'json',
     });
     return 0;

@@ -1,6 +1,7 @@
-import { headers as natsHeaders, type JetStreamClient, type PubAck } from 'nats';
+import { headers as natsHeaders } from 'nats';
 import { H } from './event.js';
 import { natsNames } from './nats.js';
+import type { Ack, Publish } from './pubacks.js';
 
 export interface DeliveryJob {
   deliveryId: string;
@@ -20,10 +21,10 @@ export interface DeliveryJob {
  * a fan-out that runs twice stores one copy, and a manual retry (a new generation) another.
  */
 export function enqueueDelivery(
-  js: JetStreamClient,
+  publish: Publish,
   namespace: string,
   job: DeliveryJob,
-): Promise<PubAck> {
+): Promise<Ack> {
   const h = natsHeaders();
   h.set(H.delivery, job.deliveryId);
   h.set(H.endpoint, job.endpointId);
@@ -32,7 +33,7 @@ export function enqueueDelivery(
   h.set(H.topic, job.topic);
   if (job.ownerId) h.set(H.owner, job.ownerId);
   h.set(H.created, String(job.createdAt.getTime()));
-  return js.publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
+  return publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
     msgID: `${job.deliveryId}.g${job.generation}`,
     headers: h,
     timeout: 10_000,

@@ -1,6 +1,7 @@
 import type { ServiceDeps } from '../core/deps.js';
 import type { DeliveryDoc } from '../core/model.js';
 import type { NatsNames } from '../core/nats.js';
+import type { Publish } from '../core/pubacks.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { Recorder } from './recorder.js';
 import type { SubscriptionCache } from './subscriptions.js';
@@ -11,6 +12,8 @@ export interface DispatcherContext extends DispatcherDeps {
   names: NatsNames;
   subscriptions: SubscriptionCache;
   recorder: Recorder;
+  /** JetStream publishing for the hot paths (core/pubacks.ts). */
+  publish: Publish;
   /** Stores a delivery at fan-out, batched with others: true when new. */
   storeDelivery: (d: DeliveryDoc) => Promise<boolean>;
   metrics: DispatcherMetrics;

@@ -50,6 +50,15 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     busyWaitMs: 50,
   });
   const health = createEndpointHealth(ctx);
+  // Attempts in progress tell JetStream they are still working on their delivery, so a slow
+  // receiver does not make it hand the delivery to another dispatcher: one timer for all.
+  const working = new Set<JsMsg>();
+  const heartbeat = setInterval(
+    () => {
+      for (const m of working) m.working();
+    },
+    Math.max(1000, ctx.ackWaitMs / 3),
+  );
 
   /** Stores the attempt and what follows: an outcome when `set` ends the delivery. */
   async function finish(d: DeliveryDoc, set: Partial<DeliveryDoc>, attempt: AttemptDoc | null) {
@@ -143,7 +152,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
   ): Promise<AttemptResult> {
     const ts = Math.floor(Date.now() / 1000);
     const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    const heartbeat = setInterval(() => m.working(), Math.max(1000, ctx.ackWaitMs / 3));
+    working.add(m);
     let res: Awaited<ReturnType<typeof postJson>>;
     try {
       res = await postJson(
@@ -162,11 +171,11 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
         },
       );
     } catch (err) {
-      clearInterval(heartbeat);
+      working.delete(m);
       throw err;
     }
     if (ctx.released.has(m)) {
-      clearInterval(heartbeat);
+      working.delete(m);
       return 'none'; // shutting down: another dispatcher owns it now
     }
     ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
@@ -211,7 +220,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
       m.nak(STORE_RETRY_MS);
       return 'none';
     } finally {
-      clearInterval(heartbeat);
+      working.delete(m);
     }
     ctx.metrics.outcomes.inc({ outcome: outcome.kind });
     if (outcome.kind === 'retry') await parking.later(m, outcome.delayMs);
@@ -246,5 +255,11 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     );
   }
 
-  return { handle, gate };
+  return {
+    handle,
+    gate,
+    close() {
+      clearInterval(heartbeat);
+    },
+  };
 }

@@ -75,7 +75,7 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
         existed++;
         if (!m.info.redelivered) continue;
       }
-      const p = enqueueDelivery(ctx.js, ctx.config.namespace, {
+      const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
         deliveryId: d._id,
         endpointId: d.endpoint_id,
         messageId,

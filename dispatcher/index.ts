@@ -1,6 +1,7 @@
 import type { ConsumerMessages, JsMsg } from 'nats';
 import { Semaphore, withDeadline } from '../core/lifecycle.js';
 import { natsNames } from '../core/nats.js';
+import { createPublisher } from '../core/pubacks.js';
 import type { DispatcherContext, DispatcherDeps } from './context.js';
 import { registerBacklogGauges } from './backlog.js';
 import { createDeliverer } from './deliver.js';
@@ -36,12 +37,14 @@ export function createDispatcher(
   // (FerretDB on SQLite) two at once make one wait in SQLite's busy handler, which sleeps
   // in steps of up to 100 ms; on MongoDB each batch is large enough that turns cost little.
   const writeLane = new Semaphore(1);
+  const publisher = createPublisher(deps.nc);
   const ctx: DispatcherContext = {
     ...deps,
     log,
     names,
     subscriptions,
     recorder: createRecorder(deps.mongo, writeLane),
+    publish: publisher.publish,
     storeDelivery: createDeliveryStore(deps, writeLane),
     metrics: createDispatcherMetrics(options.metricsRegistry),
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
@@ -55,6 +58,7 @@ export function createDispatcher(
   }> = [];
   let stopping = false;
   let parking: Parking | null = null;
+  let deliverer: ReturnType<typeof createDeliverer> | null = null;
 
   async function runLoop(
     stream: string,
@@ -105,7 +109,7 @@ export function createDispatcher(
       if (options.metricsRegistry)
         registerBacklogGauges(options.metricsRegistry, await deps.nc.jetstreamManager(), names);
       parking = createParking(ctx, await deps.nc.jetstreamManager());
-      const deliverer = createDeliverer(
+      deliverer = createDeliverer(
         ctx,
         await createClusterRateLimits(deps.js, deps.config.namespace),
         parking,
@@ -156,6 +160,8 @@ export function createDispatcher(
         );
       }
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
+      publisher.close();
+      deliverer?.close();
     },
   };
 }

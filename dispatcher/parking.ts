@@ -72,7 +72,7 @@ export interface Parking {
  * at the wrong moment can move one twice, and the second copy finds its delivery done.
  */
 export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Parking {
-  const { names, js, log, metrics } = ctx;
+  const { names, js, log, metrics, publish } = ctx;
   const parkAfter = ctx.config.parkAfter;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -86,7 +86,7 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     const bucket = bucketOf(Date.now() + delayMs);
     try {
       // The id makes a second parking of the same message (its ack was lost) a no-op.
-      await js.publish(`${names.parkedPrefix}${bucket}`, m.data, {
+      await publish(`${names.parkedPrefix}${bucket}`, m.data, {
         headers: copyHeaders(m.headers),
         msgID: `park.${m.seq}`,
         timeout: 10_000,
@@ -110,7 +110,7 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     const h = copyHeaders(pm.headers);
     h.set(H.parked, '1');
     try {
-      await js.publish(names.deliveriesSubject(endpoint), pm.data, {
+      await publish(names.deliveriesSubject(endpoint), pm.data, {
         headers: h,
         msgID: `unpark.${pm.seq}`,
         timeout: 10_000,

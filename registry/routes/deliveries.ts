@@ -126,7 +126,7 @@ export function deliveryRoutes(deps: RegistryDeps) {
         });
       }
       await outcomes.deleteOne({ _id: outcomeId(d._id, d.generation) });
-      await enqueueDelivery(deps.js, deps.config.namespace, {
+      await enqueueDelivery((s, d, o) => deps.js.publish(s, d, o), deps.config.namespace, {
         deliveryId: d._id,
         endpointId: d.endpoint_id,
         messageId: d.message_id,
