@@ -37,6 +37,8 @@ interface State {
   /** While the circuit is open: when the next probe may go, and the gap before it. */
   probeAt: number;
   probeGap: number;
+  /** Refusals since the circuit opened: a backlog behind it is spread further out. */
+  refusedOpen: number;
   /** Refusals and attempts finished in the current one-second window, and when it began. */
   refused: number;
   finished: number;
@@ -47,6 +49,9 @@ interface State {
   /** Deliveries waiting in process for a slot (see `admit`). */
   waiters: Array<{ resolve: (a: Admission) => void; timer: NodeJS.Timeout }>;
 }
+
+/** See `enter`: how far apart the refusals of an open circuit's backlog are spread. */
+const OPEN_SPREAD_MS = 50;
 
 export type Admission =
   | { ok: true; probe: boolean }
@@ -71,6 +76,7 @@ export class EndpointGate {
         probing: false,
         probeAt: 0,
         probeGap: 0,
+        refusedOpen: 0,
         refused: 0,
         finished: 0,
         windowAt: 0,
@@ -83,8 +89,13 @@ export class EndpointGate {
     if (s.failures >= this.opts.breakerThreshold) {
       const untilProbe = s.probeAt - this.now();
       if (s.probing || untilProbe > 0) {
+        // The n-th refusal since the circuit opened waits n × 50 ms at least (so a backlog
+        // behind it comes back at about 20 a second at most, not all at once and again and
+        // again), up to the bound, and never less than until the next probe may go.
+        s.refusedOpen++;
         const maxMs = this.opts.maxOpenDelayMs ?? 300_000;
-        return this.refuse(s, 'open', this.opts.openDelayMs, maxMs, untilProbe);
+        const spread = Math.min(maxMs, s.refusedOpen * OPEN_SPREAD_MS);
+        return this.refuse(s, 'open', this.opts.openDelayMs, maxMs, Math.max(untilProbe, spread));
       }
       s.probing = true;
       s.inFlight++;
@@ -170,6 +181,7 @@ export class EndpointGate {
       s.failures = 0;
       s.probeAt = 0;
       s.probeGap = 0;
+      s.refusedOpen = 0;
     } else if (result === 'failure') {
       s.failures++;
       // The circuit opens (the first probe after a short gap) or a probe failed (a longer one).
