@@ -23,13 +23,22 @@ export function outcomeOf(
   attempt: AttemptDoc | null,
   now: Date,
 ): OutcomeDoc {
-  const { _id, ...rest } = d;
+  // Field by field rather than spread: this runs for every delivery.
   return {
-    ...rest,
-    _id: outcomeId(_id, d.generation),
-    delivery_id: _id,
+    _id: outcomeId(d._id, d.generation),
+    delivery_id: d._id,
+    message_id: d.message_id,
+    endpoint_id: d.endpoint_id,
+    owner_id: d.owner_id ?? null,
+    topic: d.topic,
     status,
+    attempts: d.attempts,
+    max_attempts: d.max_attempts,
+    generation: d.generation,
     next_attempt_at: null,
+    last_status_code: d.last_status_code ?? null,
+    last_error: d.last_error ?? null,
+    created_at: d.created_at,
     updated_at: now,
     attempt,
   };

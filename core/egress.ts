@@ -89,6 +89,36 @@ export interface PostResult {
 }
 
 /**
+ * The deadlines of requests in flight, checked by one timer every 100 ms while there are
+ * any: `AbortSignal.timeout` sets a timer per request and tracks its signal with a weak
+ * reference, work for the garbage collector at thousands of requests a second.
+ */
+const DEADLINE_TICK_MS = 100;
+const deadlines = new Map<AbortController, number>();
+let deadlineTimer: NodeJS.Timeout | null = null;
+
+function withDeadline(timeoutMs: number): AbortController {
+  const c = new AbortController();
+  deadlines.set(c, performance.now() + timeoutMs);
+  if (!deadlineTimer) {
+    deadlineTimer = setInterval(() => {
+      const now = performance.now();
+      for (const [ctl, at] of deadlines) {
+        if (at > now) continue;
+        deadlines.delete(ctl);
+        ctl.abort(new DOMException('the deadline passed', 'TimeoutError'));
+      }
+      if (deadlines.size === 0 && deadlineTimer) {
+        clearInterval(deadlineTimer);
+        deadlineTimer = null;
+      }
+    }, DEADLINE_TICK_MS);
+    deadlineTimer.unref();
+  }
+  return c;
+}
+
+/**
  * POSTs a body and reports what happened; never throws. Redirects are not followed
  * (undici's request has no redirect handling unless asked), the whole exchange has a
  * deadline, and only the first `maxResponseBytes` of the answer are kept: the rest is
@@ -106,7 +136,8 @@ export async function postJson(
   },
 ): Promise<PostResult> {
   const started = performance.now();
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const deadline = withDeadline(options.timeoutMs);
+  const { signal } = deadline;
   try {
     const res = await request(url, {
       method: 'POST',
@@ -120,8 +151,9 @@ export async function postJson(
       },
       body,
       signal,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      // undici's own per-phase timeouts only back the deadline up.
+      headersTimeout: options.timeoutMs + 1000,
+      bodyTimeout: options.timeoutMs + 1000,
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -152,7 +184,8 @@ export async function postJson(
     const denied = findCause(err, EgressDeniedError);
     let message: string;
     if (denied) message = `egress denied: ${denied.message}`;
-    else if (signal.aborted) message = `timeout after ${options.timeoutMs} ms`;
+    else if (signal.aborted || isUndiciTimeout(err))
+      message = `timeout after ${options.timeoutMs} ms`;
     else message = describeNetworkError(err);
     return {
       statusCode: null,
@@ -162,7 +195,14 @@ export async function postJson(
       error: message,
       denied: denied !== null,
     };
+  } finally {
+    deadlines.delete(deadline);
   }
+}
+
+function isUndiciTimeout(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 function findCause<T extends Error>(err: unknown, type: new (...args: never[]) => T): T | null {
