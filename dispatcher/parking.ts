@@ -120,7 +120,8 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
       pm.nak(TICK_MS);
       return;
     }
-    pm.ack();
+    // Confirmed, so that a drained per-second consumer has nothing left pending and can go.
+    await pm.ackAck().catch(() => false);
     metrics.unparked.inc();
   }
 
