@@ -164,6 +164,7 @@ export async function runBench(
   const extra: Array<Awaited<ReturnType<typeof startHooklineChild>>> = [];
   for (let i = 1; i < opts.dispatchers; i++)
     extra.push(await startHooklineChild(config, namespace, token, 'dispatcher'));
+  const processes = [hl, ...extra];
   if (extra.length > 0) log(`dispatchers  hookline all and ${extra.length} hookline dispatcher`);
   report.dispatchers = opts.dispatchers;
   const mongo = await MongoClient.connect(hl.dbUrl);
@@ -226,7 +227,7 @@ export async function runBench(
   // Summed over every dispatcher process.
   const metricValue = async (series: string) => {
     let sum = 0;
-    for (const p of [hl, ...extra]) {
+    for (const p of processes) {
       const text = await (await fetch(`${p.url}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith(`${series} `));
       sum += line ? Number(line.slice(series.length + 1)) : 0;
@@ -442,7 +443,7 @@ export async function runBench(
       report.backlog_parked = st.parked;
       report.backlog_fresh_deliveries_per_sec = rate;
       // The largest of the dispatcher processes.
-      report.backlog_rss_mb = Math.max(...[hl, ...extra].map((p) => rssMb(p.child.pid as number)));
+      report.backlog_rss_mb = Math.max(...processes.map((p) => rssMb(p.child.pid as number)));
       if (typeof report.deliveries_per_sec === 'number')
         report.backlog_vs_idle = Number((rate / report.deliveries_per_sec).toFixed(3));
       log(
@@ -452,7 +453,7 @@ export async function runBench(
     report.rss_mb = rssMb(hl.child.pid as number);
     if (extra.length > 0) report.dispatcher_rss_mb = extra.map((p) => rssMb(p.child.pid as number));
   } finally {
-    for (const p of [hl, ...extra]) {
+    for (const p of processes) {
       p.child.kill('SIGTERM');
       await new Promise((r) => p.child.once('exit', r));
     }

@@ -62,6 +62,11 @@ export interface StreamLimits {
   replicas?: number;
 }
 
+/** A stream or consumer someone else created first: the "add" lost a race, nothing failed. */
+export function alreadyThere(err: unknown): boolean {
+  return /already in use|exists/i.test(String(err));
+}
+
 /**
  * Creates or updates the streams and durable consumers. Safe to run from every process at
  * once: add fails with "already in use" when another process won, and update converges.
@@ -89,7 +94,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
       try {
         await jsm.streams.add(cfg);
       } catch (err) {
-        if (!/already in use|exists/i.test(String(err))) throw err;
+        if (!alreadyThere(err)) throw err;
       }
     }
   }
@@ -108,7 +113,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
         num_replicas: limits.replicas ?? 1,
       });
     } catch (err) {
-      if (!/already in use|exists/i.test(String(err))) throw err;
+      if (!alreadyThere(err)) throw err;
     }
   }
   const nanos = (ms: number) => ms * 1_000_000;
@@ -139,7 +144,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: NatsNames, lim
       try {
         await jsm.consumers.add(c.stream, cfg);
       } catch (err) {
-        if (!/already in use|exists/i.test(String(err))) throw err;
+        if (!alreadyThere(err)) throw err;
       }
     }
   }

@@ -5,7 +5,6 @@ export interface PublishOptions {
   /** JetStream's duplicate-detection id (`Nats-Msg-Id`). */
   msgID: string;
   headers: MsgHdrs;
-  timeout?: number;
 }
 export interface Ack {
   stream: string;
@@ -27,7 +26,7 @@ const SWEEP_MS = 250;
  * busy dispatcher's CPU, measured with --cpu-prof, plus a timer per message. Here a
  * publish is a map entry; one interval fails the ones not acknowledged in time.
  */
-export function createPublisher(nc: NatsConnection, defaultTimeoutMs = 10_000) {
+export function createPublisher(nc: NatsConnection, timeoutMs = 10_000) {
   const prefix = createInbox();
   const pending = new Map<
     string,
@@ -66,16 +65,11 @@ export function createPublisher(nc: NatsConnection, defaultTimeoutMs = 10_000) {
   }
 
   const sub = nc.subscribe(`${prefix}.*`, { callback: settle });
-  // Deadlines are reached in the order of insertion when every publish has the same
-  // timeout; with others the sweep checks every entry.
-  let mixed = false;
+  // Every publish has the same timeout, so deadlines come in the order of insertion.
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [token, p] of pending) {
-      if (p.deadline > now) {
-        if (mixed) continue;
-        break;
-      }
+      if (p.deadline > now) break;
       pending.delete(token);
       p.reject(new Error('JetStream did not acknowledge the message in time'));
     }
@@ -84,11 +78,9 @@ export function createPublisher(nc: NatsConnection, defaultTimeoutMs = 10_000) {
 
   const publish: Publish = (subject, data, opts) =>
     new Promise<Ack>((resolve, reject) => {
-      const timeout = opts.timeout ?? defaultTimeoutMs;
-      if (timeout !== defaultTimeoutMs) mixed = true;
       const token = (counter++).toString(36);
       opts.headers.set(H.msgId, opts.msgID);
-      pending.set(token, { resolve, reject, deadline: Date.now() + timeout });
+      pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
       try {
         nc.publish(subject, data, { reply: `${prefix}.${token}`, headers: opts.headers });
       } catch (err) {

@@ -36,6 +36,5 @@ export function enqueueDelivery(
   return publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
     msgID: `${job.deliveryId}.g${job.generation}`,
     headers: h,
-    timeout: 10_000,
   });
 }

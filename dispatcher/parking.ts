@@ -7,6 +7,7 @@ import {
   type MsgHdrs,
 } from 'nats';
 import { H } from '../core/event.js';
+import { alreadyThere } from '../core/nats.js';
 import type { DispatcherContext } from './context.js';
 
 /** How often each dispatcher looks for parked deliveries that have come due. */
@@ -89,7 +90,6 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
       await publish(`${names.parkedPrefix}${bucket}`, m.data, {
         headers: copyHeaders(m.headers),
         msgID: `park.${m.seq}`,
-        timeout: 10_000,
       });
     } catch (err) {
       log.warn({ err }, 'could not park a delivery; it waits in the deliveries stream');
@@ -113,7 +113,6 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
       await publish(names.deliveriesSubject(endpoint), pm.data, {
         headers: h,
         msgID: `unpark.${pm.seq}`,
-        timeout: 10_000,
       });
     } catch (err) {
       log.warn({ err }, 'could not move a parked delivery back; it will be tried again');
@@ -139,7 +138,7 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
         inactive_threshold: nanos(120_000),
       });
     } catch (err) {
-      if (!/already in use|exists/i.test(String(err))) throw err;
+      if (!alreadyThere(err)) throw err;
     }
     const consumer = await js.consumers.get(names.parkedStream, durable);
     while (!stopped) {

@@ -9,6 +9,7 @@ import { cursorOf, listPage, pageParams } from '../pagination.js';
 import { type DeliveryFilter, listDeliveries } from '../delivery-list.js';
 import { loadWithOutcome, outcomeId } from '../../core/deliveries.js';
 import { isDuplicateKey } from '../../core/mongo.js';
+import type { Publish } from '../../core/pubacks.js';
 import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
 import { attemptView, deliveryView } from '../views.js';
 import { allow, ownerScope, visible } from '../principal.js';
@@ -126,7 +127,8 @@ export function deliveryRoutes(deps: RegistryDeps) {
         });
       }
       await outcomes.deleteOne({ _id: outcomeId(d._id, d.generation) });
-      await enqueueDelivery((s, d, o) => deps.js.publish(s, d, o), deps.config.namespace, {
+      const publish: Publish = (s, d, o) => deps.js.publish(s, d, { ...o, timeout: 10_000 });
+      await enqueueDelivery(publish, deps.config.namespace, {
         deliveryId: d._id,
         endpointId: d.endpoint_id,
         messageId: d.message_id,
