@@ -51,43 +51,31 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
   // of a duplicate event (a sidecar re-reading lines beyond the duplicate window) queues
   // only what is new, so no delivery is ever queued twice.
   //
-  // A wide fan-out goes a thousand deliveries at a time: each thousand is queued while the
-  // next is stored, so storing and queueing overlap.
+  // Every delivery is stored before the first is queued, even in a fan-out to thousands:
+  // once queued, deliveries are attempted at once, and their attempts' records would
+  // compete with the rest of the fan-out for the database (10,000 deliveries were stored
+  // in 2.2 s queued a thousand at a time, 1.3 s stored first; docs/benchmarks.md).
   const body = m.data;
+  const stored = await Promise.all(docs.map((d) => ctx.storeDelivery(d)));
   const inFlight = new Set<Promise<unknown>>();
   let existed = 0;
-  const store = (i: number) => {
-    const chunk = docs.slice(i, i + INSERT_CHUNK);
-    return Promise.all(chunk.map((d) => ctx.storeDelivery(d))).then((stored) => ({
-      chunk,
-      stored,
-    }));
-  };
-  let next = store(0);
-  for (let i = 0; i < docs.length; i += INSERT_CHUNK) {
-    const { chunk, stored } = await next;
-    if (i + INSERT_CHUNK < docs.length) {
-      next = store(i + INSERT_CHUNK);
-      next.catch(() => undefined); // awaited on the next turn; not an unhandled rejection meanwhile
+  for (const [k, d] of docs.entries()) {
+    if (!stored[k]) {
+      existed++;
+      if (!m.info.redelivered) continue;
     }
-    for (const [k, d] of chunk.entries()) {
-      if (!stored[k]) {
-        existed++;
-        if (!m.info.redelivered) continue;
-      }
-      const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
-        deliveryId: d._id,
-        endpointId: d.endpoint_id,
-        messageId,
-        generation: 0,
-        topic: d.topic,
-        ownerId: d.owner_id ?? null,
-        createdAt: d.created_at,
-        body,
-      }).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
-    }
+    const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
+      deliveryId: d._id,
+      endpointId: d.endpoint_id,
+      messageId,
+      generation: 0,
+      topic: d.topic,
+      ownerId: d.owner_id ?? null,
+      createdAt: d.created_at,
+      body,
+    }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   ctx.metrics.fannedOut.inc(docs.length - existed);
