@@ -85,6 +85,21 @@ async function startReceiver() {
   };
 }
 
+/** The hookline processes the bench started, ended with it even when it is interrupted. */
+const children = new Set<ChildProcess>();
+let onSignal: ((signal: NodeJS.Signals) => void) | null = null;
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (onSignal) return;
+  onSignal = (signal) => {
+    for (const c of children) c.kill('SIGTERM');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
 /**
  * `hookline all` (command `all`, answering on the URL returned) or a further `hookline
  * dispatcher` (serving /metrics on the URL returned), on the bench's namespace.
@@ -119,6 +134,7 @@ async function startHooklineChild(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  track(child);
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {
     out += c.toString();
@@ -290,6 +306,7 @@ export async function runBench(
 
     if (opts.phases.includes('throughput')) {
       await createEndpoints('bench.throughput', opts.fanout);
+      const succeededBefore = await outcomes.countDocuments({ status: 'succeeded' });
       const total = opts.messages * opts.fanout;
       const started = Date.now();
       await publishBatches('bench.throughput', opts.messages, (i) => ({ i, pad: 'x'.repeat(200) }));
@@ -302,7 +319,7 @@ export async function runBench(
         total,
         600_000,
       );
-      await waitCount({ topic: 'bench.throughput', status: 'succeeded' }, total, 60_000, outcomes);
+      await waitCount({ status: 'succeeded' }, succeededBefore + total, 60_000, outcomes);
       const ingest = Math.round(opts.messages / ((accepted - started) / 1000));
       const delivered = Math.round(total / ((s.last - started) / 1000));
       const recordedRate = Math.round(total / ((recorded - started) / 1000));

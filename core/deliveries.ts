@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { Collections } from './mongo.js';
-import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from './model.js';
+import type { AttemptDoc, DeliveryDoc, OutcomeAttempt, OutcomeDoc } from './model.js';
 
 /**
  * A delivery's state lives in two documents: the delivery, written at fan-out and updated
@@ -17,6 +17,7 @@ export function outcomeId(deliveryId: string, generation: number): string {
   return `${deliveryId}:${generation}`;
 }
 
+/** The outcome of a delivery that ended, as stored: see OutcomeDoc. */
 export function outcomeOf(
   d: DeliveryDoc,
   status: OutcomeDoc['status'],
@@ -24,23 +25,61 @@ export function outcomeOf(
   now: Date,
 ): OutcomeDoc {
   // Field by field rather than spread: this runs for every delivery.
-  return {
+  const o: OutcomeDoc = {
     _id: outcomeId(d._id, d.generation),
-    delivery_id: d._id,
     message_id: d.message_id,
     endpoint_id: d.endpoint_id,
-    owner_id: d.owner_id ?? null,
-    topic: d.topic,
     status,
     attempts: d.attempts,
-    max_attempts: d.max_attempts,
-    generation: d.generation,
-    next_attempt_at: null,
-    last_status_code: d.last_status_code ?? null,
-    last_error: d.last_error ?? null,
     created_at: d.created_at,
     updated_at: now,
-    attempt,
+  };
+  if (d.owner_id) o.owner_id = d.owner_id;
+  if (attempt) {
+    const a: OutcomeAttempt = {
+      _id: attempt._id,
+      status_code: attempt.status_code,
+      duration_ms: attempt.duration_ms,
+    };
+    if (attempt.error !== null) a.error = attempt.error;
+    if (attempt.response_body !== '') a.response_body = attempt.response_body;
+    if (attempt.created_at.getTime() !== now.getTime()) a.created_at = attempt.created_at;
+    o.attempt = a;
+    // The delivery's last result is the attempt's, unless told otherwise.
+    if ((d.last_status_code ?? null) !== attempt.status_code)
+      o.last_status_code = d.last_status_code ?? null;
+    if ((d.last_error ?? null) !== attempt.error) o.last_error = d.last_error ?? null;
+  } else {
+    o.last_status_code = d.last_status_code ?? null;
+    o.last_error = d.last_error ?? null;
+  }
+  return o;
+}
+
+/** The delivery an outcome belongs to, and its generation, from the outcome's `_id`. */
+function outcomeKey(o: OutcomeDoc): { deliveryId: string; generation: number } {
+  const at = o._id.lastIndexOf(':');
+  return {
+    deliveryId: o.delivery_id ?? o._id.slice(0, at),
+    generation: o.generation ?? Number(o._id.slice(at + 1)),
+  };
+}
+
+/** The attempt that ended a delivery, whole; null when none did. */
+export function attemptOf(o: OutcomeDoc | null | undefined): AttemptDoc | null {
+  const a = o?.attempt;
+  if (!o || !a) return null;
+  const stored = a as OutcomeAttempt & Partial<AttemptDoc>;
+  return {
+    _id: a._id,
+    delivery_id: stored.delivery_id ?? outcomeKey(o).deliveryId,
+    message_id: stored.message_id ?? o.message_id,
+    endpoint_id: stored.endpoint_id ?? o.endpoint_id,
+    status_code: a.status_code ?? null,
+    error: a.error ?? null,
+    duration_ms: a.duration_ms,
+    response_body: a.response_body ?? '',
+    created_at: a.created_at ?? o.updated_at,
   };
 }
 
@@ -89,9 +128,18 @@ export function withDefaults(d: DeliveryDoc): DeliveryDoc {
 /** The delivery as it stands: its outcome in its current generation, when it has one. */
 export function merged(raw: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
   const d = withDefaults(raw);
-  if (!o || o.generation !== d.generation) return d;
-  const { _id, delivery_id, attempt, ...rest } = o;
-  return { ...d, ...rest, _id: delivery_id };
+  if (!o || outcomeKey(o).generation !== d.generation) return d;
+  const a = o.attempt;
+  return {
+    ...d,
+    status: o.status,
+    attempts: o.attempts,
+    next_attempt_at: null,
+    last_status_code:
+      o.last_status_code !== undefined ? o.last_status_code : (a?.status_code ?? null),
+    last_error: o.last_error !== undefined ? o.last_error : (a?.error ?? null),
+    updated_at: o.updated_at,
+  };
 }
 
 /** A delivery as it stands, and its outcome in its current generation; or null. */
@@ -129,12 +177,12 @@ export async function currentOutcomes(
   outcomes: OutcomeDoc[],
 ): Promise<DeliveryDoc[]> {
   const docs = await Promise.all(
-    outcomes.map((o) => col.deliveries.findOne({ _id: o.delivery_id })),
+    outcomes.map((o) => col.deliveries.findOne({ _id: outcomeKey(o).deliveryId })),
   );
   const out: DeliveryDoc[] = [];
   outcomes.forEach((o, i) => {
     const d = docs[i];
-    if (d && d.generation === o.generation) out.push(merged(d, o));
+    if (d && d.generation === outcomeKey(o).generation) out.push(merged(d, o));
   });
   return out;
 }

@@ -72,7 +72,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
               { ...d, ...set, attempts: d.attempts + (incAttempts ? 1 : 0) },
               status,
               attempt,
-              new Date(),
+              attempt?.created_at ?? new Date(),
             ),
           }
         : { kind: 'reschedule', change: { deliveryId: d._id, set, incAttempts }, attempt };

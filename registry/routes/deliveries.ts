@@ -7,7 +7,7 @@ import { enqueueDelivery } from '../../core/queue.js';
 import type { RegistryDeps } from '../context.js';
 import { cursorOf, listPage, pageParams } from '../pagination.js';
 import { type DeliveryFilter, listDeliveries } from '../delivery-list.js';
-import { loadWithOutcome, outcomeId } from '../../core/deliveries.js';
+import { attemptOf, loadWithOutcome, outcomeId } from '../../core/deliveries.js';
 import { isDuplicateKey } from '../../core/mongo.js';
 import type { Publish } from '../../core/pubacks.js';
 import { DeliveriesQuery, IdParam, ListQuery } from '../schemas.js';
@@ -54,7 +54,7 @@ export function deliveryRoutes(deps: RegistryDeps) {
         const filter = { delivery_id: req.params.id };
         // The attempt that ended the delivery is kept in its outcome; it is the newest, so
         // it heads the first page, and later pages (after a cursor) come from attempts alone.
-        const final = outcome?.attempt;
+        const final = attemptOf(outcome);
         if (!final || page.after) return listPage(attempts, filter, page, attemptView);
         if (page.limit === 1) {
           const more = (await attempts.countDocuments(filter, { limit: 1 })) > 0;
@@ -121,8 +121,9 @@ export function deliveryRoutes(deps: RegistryDeps) {
         throw new ApiError('delivery_not_found', `Unknown delivery "${d._id}".`);
       // The old generation's outcome no longer describes the delivery (lists skip it even if
       // this delete is lost); the attempt it kept joins the others first.
-      if (outcome?.attempt) {
-        await attempts.insertOne(outcome.attempt).catch((err) => {
+      const final = attemptOf(outcome);
+      if (final) {
+        await attempts.insertOne(final).catch((err) => {
           if (!isDuplicateKey(err)) throw err;
         });
       }
