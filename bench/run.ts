@@ -200,6 +200,7 @@ export async function runBench(
       throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
     return text ? (JSON.parse(text) as Record<string, unknown>) : {};
   };
+  let endpointsCreated = 0;
   const createEndpoints = async (topic: string, n: number, path = '/ok') => {
     await api('POST', '/v1/topics', { name: topic }).catch(() => undefined);
     let made = 0;
@@ -207,6 +208,7 @@ export async function runBench(
       while (made < n) {
         made++;
         await api('POST', '/v1/endpoints', { url: `${receiver.url}${path}`, topics: [topic] });
+        endpointsCreated++;
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
@@ -240,14 +242,15 @@ export async function runBench(
       await sleep(250); // each count is a scan on FerretDB: do not compete with what is measured
     }
   };
+  const metricOf = async (p: { url: string }, series: string) => {
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
   // Summed over every dispatcher process.
   const metricValue = async (series: string) => {
     let sum = 0;
-    for (const p of processes) {
-      const text = await (await fetch(`${p.url}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-      sum += line ? Number(line.slice(series.length + 1)) : 0;
-    }
+    for (const p of processes) sum += await metricOf(p, series);
     return sum;
   };
   const waitMetric = async (series: string, n: number, timeoutMs: number) => {
@@ -385,13 +388,16 @@ export async function runBench(
       const t0 = Date.now();
       await createEndpoints('bench.wide', opts.wideFanout);
       log(`fanout       created ${opts.wideFanout} endpoints in ${Date.now() - t0} ms`);
-      // Every dispatcher has applied the 10,000 announcements once an event published
-      // after them has been delivered: fan-out waits for the changes an event was
-      // published after. (Applying them is not what this phase measures.)
-      await createEndpoints('bench.wide.ready', 1);
-      await api('POST', '/v1/messages', { topic: 'bench.wide.ready', data: {} });
-      await waitReceived(1, 120_000);
-      await receiver.reset();
+      // Fan-out waits for the changes an event was published after, in whichever
+      // dispatcher takes it: wait until every one has applied all 10,000 (applying them is
+      // not what this phase measures).
+      const deadline = Date.now() + 120_000;
+      for (const p of processes) {
+        while ((await metricOf(p, 'hookline_subscribed_endpoints')) < endpointsCreated) {
+          if (Date.now() > deadline) throw new Error('dispatchers did not apply the new endpoints');
+          await sleep(100);
+        }
+      }
       log(
         `fanout       every dispatcher applied them ${Date.now() - t0} ms after the first was created`,
       );

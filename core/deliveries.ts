@@ -1,6 +1,12 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { Collections } from './mongo.js';
-import type { AttemptDoc, DeliveryDoc, OutcomeAttempt, OutcomeDoc } from './model.js';
+import type {
+  AttemptDoc,
+  DeliveryDoc,
+  OutcomeAttempt,
+  OutcomeDoc,
+  StoredDelivery,
+} from './model.js';
 
 /**
  * A delivery's state lives in two documents: the delivery, written at fan-out and updated
@@ -83,10 +89,7 @@ export function attemptOf(o: OutcomeDoc | null | undefined): AttemptDoc | null {
   };
 }
 
-/**
- * A delivery as fan-out stores it: only what a fresh delivery's defaults (withDefaults)
- * do not say already. Fewer fields, cheaper inserts.
- */
+/** A delivery as fan-out stores it: see StoredDelivery. */
 export function newDelivery(p: {
   id: string;
   messageId: string;
@@ -95,29 +98,31 @@ export function newDelivery(p: {
   topic: string;
   maxAttempts: number;
   createdAt: Date;
-}): DeliveryDoc {
-  return {
+}): StoredDelivery {
+  const d: StoredDelivery = {
     _id: p.id,
     message_id: p.messageId,
     endpoint_id: p.endpointId,
-    ...(p.ownerId ? { owner_id: p.ownerId } : {}),
     topic: p.topic,
-    status: 'pending',
-    attempts: 0,
     max_attempts: p.maxAttempts,
-    generation: 0,
     created_at: p.createdAt,
-  } as DeliveryDoc;
+  };
+  if (p.ownerId) d.owner_id = p.ownerId;
+  return d;
 }
 
 /**
- * A delivery as read, with the fields fan-out leaves out at their defaults: no owner, no
- * result yet, due at creation, last changed at creation.
+ * A delivery as read, with the fields fan-out leaves out at their defaults: no owner,
+ * pending, no attempt yet, generation 0, no result yet, due at creation, last changed at
+ * creation.
  */
-export function withDefaults(d: DeliveryDoc): DeliveryDoc {
+export function withDefaults(d: StoredDelivery): DeliveryDoc {
   return {
     ...d,
     owner_id: d.owner_id ?? null,
+    status: d.status ?? 'pending',
+    attempts: d.attempts ?? 0,
+    generation: d.generation ?? 0,
     next_attempt_at: d.next_attempt_at === undefined ? d.created_at : d.next_attempt_at,
     last_status_code: d.last_status_code ?? null,
     last_error: d.last_error ?? null,
@@ -126,7 +131,7 @@ export function withDefaults(d: DeliveryDoc): DeliveryDoc {
 }
 
 /** The delivery as it stands: its outcome in its current generation, when it has one. */
-export function merged(raw: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
+export function merged(raw: StoredDelivery, o: OutcomeDoc | null | undefined): DeliveryDoc {
   const d = withDefaults(raw);
   if (!o || outcomeKey(o).generation !== d.generation) return d;
   const a = o.attempt;
@@ -149,7 +154,7 @@ export async function loadWithOutcome(
 ): Promise<{ delivery: DeliveryDoc; outcome: OutcomeDoc | null } | null> {
   const d = await col.deliveries.findOne({ _id: id });
   if (!d) return null;
-  const outcome = await col.outcomes.findOne({ _id: outcomeId(id, d.generation) });
+  const outcome = await col.outcomes.findOne({ _id: outcomeId(id, d.generation ?? 0) });
   return { delivery: merged(d, outcome), outcome };
 }
 
@@ -162,10 +167,15 @@ export async function loadDelivery(col: Collections, id: string): Promise<Delive
  * Merges each delivery with its outcome. One lookup by id per delivery, in parallel: that
  * is the query every MongoDB-wire server answers from its index (FerretDB scans for `$in`).
  */
-export async function withOutcomes(col: Collections, docs: DeliveryDoc[]): Promise<DeliveryDoc[]> {
+export async function withOutcomes(
+  col: Collections,
+  docs: StoredDelivery[],
+): Promise<DeliveryDoc[]> {
   const outcomes = await Promise.all(
     docs.map((d) =>
-      d.status === 'pending' ? col.outcomes.findOne({ _id: outcomeId(d._id, d.generation) }) : null,
+      (d.status ?? 'pending') === 'pending'
+        ? col.outcomes.findOne({ _id: outcomeId(d._id, d.generation ?? 0) })
+        : null,
     ),
   );
   return docs.map((d, i) => merged(d, outcomes[i]));
@@ -182,7 +192,7 @@ export async function currentOutcomes(
   const out: DeliveryDoc[] = [];
   outcomes.forEach((o, i) => {
     const d = docs[i];
-    if (d && d.generation === outcomeKey(o).generation) out.push(merged(d, o));
+    if (d && (d.generation ?? 0) === outcomeKey(o).generation) out.push(merged(d, o));
   });
   return out;
 }

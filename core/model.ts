@@ -83,6 +83,25 @@ export interface DeliveryDoc {
   updated_at: Date;
 }
 
+/** The fields a delivery is stored without while they hold their defaults (core/deliveries.ts). */
+type DefaultedField =
+  | 'owner_id'
+  | 'status'
+  | 'attempts'
+  | 'generation'
+  | 'next_attempt_at'
+  | 'last_status_code'
+  | 'last_error'
+  | 'updated_at';
+
+/**
+ * A delivery as stored. Fan-out writes only what a fresh delivery's defaults do not say
+ * (pending, no attempt yet, generation 0, due at creation): on FerretDB an insert costs in
+ * proportion to its fields. Rescheduling and manual retries set the rest.
+ */
+export type StoredDelivery = Omit<DeliveryDoc, DefaultedField> &
+  Partial<Pick<DeliveryDoc, DefaultedField>>;
+
 /**
  * How a delivery ended, as stored: written once, by an insert, never updated. The
  * delivery document itself is written at fan-out and changed only while attempts are

@@ -1,7 +1,7 @@
 import { type Collection, type Db, MongoClient } from 'mongodb';
 import type {
   AttemptDoc,
-  DeliveryDoc,
+  StoredDelivery,
   EndpointDoc,
   IdempotencyDoc,
   MessageDoc,
@@ -16,7 +16,7 @@ export interface Collections {
   endpoints: Collection<EndpointDoc>;
   messages: Collection<MessageDoc>;
   idempotency: Collection<IdempotencyDoc>;
-  deliveries: Collection<DeliveryDoc>;
+  deliveries: Collection<StoredDelivery>;
   outcomes: Collection<OutcomeDoc>;
   attempts: Collection<AttemptDoc>;
   settings: Collection<SettingDoc>;
@@ -93,7 +93,6 @@ export async function ensureIndexes(mongo: Pick<Mongo, 'db' | 'col'>): Promise<v
     col.deliveries.createIndex({ message_id: 1 }),
     col.deliveries.createIndex({ created_at: -1 }),
     col.deliveries.createIndex({ endpoint_id: 1, created_at: -1 }),
-    col.deliveries.createIndex({ status: 1, created_at: -1 }),
     col.attempts.createIndex({ delivery_id: 1, created_at: -1 }),
     col.outcomes.createIndex({ status: 1, created_at: -1 }),
     col.outcomes.createIndex({ endpoint_id: 1, created_at: -1 }),

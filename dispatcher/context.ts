@@ -1,5 +1,5 @@
 import type { ServiceDeps } from '../core/deps.js';
-import type { DeliveryDoc } from '../core/model.js';
+import type { StoredDelivery } from '../core/model.js';
 import type { NatsNames } from '../core/nats.js';
 import type { Publish } from '../core/pubacks.js';
 import type { DispatcherMetrics } from './metrics.js';
@@ -15,7 +15,7 @@ export interface DispatcherContext extends DispatcherDeps {
   /** JetStream publishing for the hot paths (core/pubacks.ts). */
   publish: Publish;
   /** Stores a delivery at fan-out, batched with others: true when new. */
-  storeDelivery: (d: DeliveryDoc) => Promise<boolean>;
+  storeDelivery: (d: StoredDelivery) => Promise<boolean>;
   metrics: DispatcherMetrics;
   ackWaitMs: number;
   /** Messages handed back to JetStream at shutdown: their handlers must not act on them. */

@@ -4,7 +4,7 @@ import { newDelivery } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
 import { H, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
-import type { DeliveryDoc, MessageDoc } from '../core/model.js';
+import type { MessageDoc, StoredDelivery } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { enqueueDelivery } from '../core/queue.js';
 import type { DispatcherContext } from './context.js';
@@ -89,7 +89,7 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
  * stored already.
  */
 export function createDeliveryStore(ctx: Pick<DispatcherContext, 'mongo'>, lane: Semaphore) {
-  const batcher = createResultBatcher<DeliveryDoc, boolean>(async (docs) => {
+  const batcher = createResultBatcher<StoredDelivery, boolean>(async (docs) => {
     const fresh = docs.map(() => true);
     for (let i = 0; i < docs.length; i += INSERT_CHUNK) {
       const chunk = docs.slice(i, i + INSERT_CHUNK);
@@ -104,7 +104,7 @@ export function createDeliveryStore(ctx: Pick<DispatcherContext, 'mongo'>, lane:
     }
     return fresh;
   }, 5000);
-  return (d: DeliveryDoc) => batcher.add(d);
+  return (d: StoredDelivery) => batcher.add(d);
 }
 
 /** Events that did not come through the registry (the sidecar's) are recorded here. */

@@ -46,7 +46,7 @@ export function createDispatcher(
     recorder: createRecorder(deps.mongo, writeLane),
     publish: publisher.publish,
     storeDelivery: createDeliveryStore(deps, writeLane),
-    metrics: createDispatcherMetrics(options.metricsRegistry),
+    metrics: createDispatcherMetrics(options.metricsRegistry, () => subscriptions.size),
     ackWaitMs: ackWaitFor(deps.config.deliveryTimeout),
     released: new WeakSet(),
   };

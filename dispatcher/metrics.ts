@@ -1,8 +1,19 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createDispatcherMetrics(registry: Registry = new Registry()) {
+export function createDispatcherMetrics(
+  registry: Registry = new Registry(),
+  endpointsKnown: () => number = () => 0,
+) {
   return {
     registry,
+    endpoints: new Gauge({
+      name: 'hookline_subscribed_endpoints',
+      help: "Endpoints in this dispatcher's subscription cache: every change announced so far is applied once it matches the registry",
+      registers: [registry],
+      collect() {
+        this.set(endpointsKnown());
+      },
+    }),
     fannedOut: new Counter({
       name: 'hookline_deliveries_created_total',
       help: 'Deliveries created by fan-out',

@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation } from 'mongodb';
 import { createWriteBatcher } from '../core/batch.js';
 import { BULK_CHUNK } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
-import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from '../core/model.js';
+import type { AttemptDoc, DeliveryDoc, OutcomeDoc, StoredDelivery } from '../core/model.js';
 import { duplicateKeyIndexes, type Mongo } from '../core/mongo.js';
 
 /** A delivery that goes on: its attempt count, next attempt and last result. */
@@ -39,7 +39,7 @@ export function createRecorder(mongo: Mongo, lane: Semaphore) {
   async function flush(items: Next[]) {
     const attempts: AttemptDoc[] = [];
     const outcomes: OutcomeDoc[] = [];
-    const updates: AnyBulkWriteOperation<DeliveryDoc>[] = [];
+    const updates: AnyBulkWriteOperation<StoredDelivery>[] = [];
     const now = new Date();
     for (const w of items) {
       if (w.kind === 'outcome') outcomes.push(w.doc);

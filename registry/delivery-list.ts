@@ -23,8 +23,11 @@ export async function listDeliveries(col: Collections, filter: DeliveryFilter, p
     const docs = await currentOutcomes(col, res.data);
     return { data: docs.map(deliveryView), next_cursor: res.next_cursor };
   }
-  const res = await listPage(col.deliveries, filter, page, (d) => d);
+  // A pending delivery is stored without its status (StoredDelivery): ask for them all,
+  // then keep those without an outcome.
+  const { status, ...unended } = filter;
+  const res = await listPage(col.deliveries, unended, page, (d) => d);
   let docs = await withOutcomes(col, res.data);
-  if (filter.status === 'pending') docs = docs.filter((d) => d.status === 'pending');
+  if (status === 'pending') docs = docs.filter((d) => d.status === 'pending');
   return { data: docs.map(deliveryView), next_cursor: res.next_cursor };
 }

@@ -293,6 +293,10 @@ test('an endpoint registered while running receives the next event', async () =>
   await publish('late.topic', { after: true });
   await waitFor('the next event', () => r.events.length === 1);
   assert.deepEqual(JSON.parse(r.events[0]!.body).data, { after: true });
+  // The dispatcher's cache holds every endpoint the registry has.
+  const endpoints = (await h.api('GET', '/v1/endpoints?limit=1000')).body.data.length;
+  const text = await (await fetch(`${h.url}/metrics`)).text();
+  assert.match(text, new RegExp(`^hookline_subscribed_endpoints ${endpoints}$`, 'm'));
 });
 
 test('a message with no subscriber is recorded', async () => {

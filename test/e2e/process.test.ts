@@ -200,6 +200,7 @@ test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gaug
   const text = await res.text();
   assert.match(text, /hookline_consumer_backlog\{consumer="deliver"\} 0/);
   assert.match(text, /hookline_consumer_backlog\{consumer="parked"\} 0/);
+  assert.match(text, /^hookline_subscribed_endpoints 0$/m);
   assert.match(text, /hookline_delivery_attempts_total|hookline_deliveries_created_total/);
   assert.equal(await kill(d, 'SIGTERM'), 0);
 });

@@ -7,7 +7,7 @@ import type { AttemptDoc, DeliveryDoc, OutcomeDoc } from '../../core/model.js';
 const created = new Date('2026-11-29T10:00:00.000Z');
 
 function delivery(ownerId: string | null, generation = 0): DeliveryDoc {
-  return {
+  return withDefaults({
     ...newDelivery({
       id: 'dlv_abc',
       messageId: 'msg_abc',
@@ -18,7 +18,7 @@ function delivery(ownerId: string | null, generation = 0): DeliveryDoc {
       createdAt: created,
     }),
     generation,
-  };
+  });
 }
 
 function attempt(
@@ -119,7 +119,7 @@ test('an outcome stored whole by an earlier version reads the same', () => {
   assert.deepEqual(attemptOf(legacy), a);
   const d = merged(delivery(null), legacy);
   assert.deepEqual(d, {
-    ...withDefaults(delivery(null)),
+    ...delivery(null),
     status: 'succeeded',
     attempts: 1,
     next_attempt_at: null,
@@ -127,4 +127,31 @@ test('an outcome stored whole by an earlier version reads the same', () => {
     last_error: null,
     updated_at: at,
   });
+});
+
+test('a fresh delivery is stored without its defaults, and reads back with them', () => {
+  const stored = newDelivery({
+    id: 'dlv_abc',
+    messageId: 'msg_abc',
+    endpointId: 'ep_abc',
+    ownerId: null,
+    topic: 'book.created',
+    maxAttempts: 8,
+    createdAt: created,
+  });
+  assert.deepEqual(Object.keys(stored).sort(), [
+    '_id',
+    'created_at',
+    'endpoint_id',
+    'max_attempts',
+    'message_id',
+    'topic',
+  ]);
+  const d = withDefaults(stored);
+  assert.equal(d.status, 'pending');
+  assert.equal(d.attempts, 0);
+  assert.equal(d.generation, 0);
+  assert.equal(d.owner_id, null);
+  assert.equal(d.next_attempt_at, created);
+  assert.equal(d.updated_at, created);
 });
