@@ -11,6 +11,9 @@ import type { NatsNames } from '../core/nats.js';
 import type { SecretBox } from '../core/secretbox.js';
 import { secretKey } from '../core/signing.js';
 
+/** Announcements applied together at most, their endpoints read in parallel. */
+const CHANGE_BATCH = 256;
+
 /** An endpoint as the dispatcher needs it: the secrets already decoded into keys. */
 export interface LiveEndpoint {
   id: string;
@@ -84,14 +87,28 @@ export class SubscriptionCache {
     });
     const changes = await consumer.consume();
     this.changes = changes;
+    // Changes that arrive while others are being applied are applied together: a burst of
+    // announcements (thousands of endpoints created at once) costs parallel reads, not one
+    // read after another.
+    const waiting: Array<{ seq: number; data: string }> = [];
+    let draining = false;
+    const drain = async () => {
+      draining = true;
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0, CHANGE_BATCH);
+        try {
+          await this.applyAll(batch.map((m) => JSON.parse(m.data) as ChangeEvent));
+        } catch (err) {
+          this.log.warn({ err }, 'could not apply subscription changes; the next resync will');
+        }
+        this.advance((batch[batch.length - 1] as { seq: number }).seq);
+      }
+      draining = false;
+    };
     void (async () => {
       for await (const m of changes) {
-        try {
-          await this.apply(JSON.parse(m.string()) as ChangeEvent);
-        } catch (err) {
-          this.log.warn({ err }, 'could not apply a subscription change; the next resync will');
-        }
-        this.advance(m.seq);
+        waiting.push({ seq: m.seq, data: m.string() });
+        if (!draining) void drain();
       }
     })();
     this.timer = setInterval(() => {
@@ -151,12 +168,27 @@ export class SubscriptionCache {
   }
 
   async apply(change: ChangeEvent): Promise<void> {
-    if (change.kind === 'resync') return this.reload();
-    if (change.op === 'delete') {
-      this.put(change.id, null);
-    } else {
-      const doc = await this.mongo.col.endpoints.findOne({ _id: change.id });
-      this.put(change.id, doc ? toLive(doc, this.box) : null);
+    return this.applyAll([change]);
+  }
+
+  /**
+   * Applies changes in the order announced. Each endpoint named is read once, all in
+   * parallel (a read gives its state now, which already includes every change announced
+   * before); a resync reads everything, which covers the rest of the batch.
+   */
+  async applyAll(changes: readonly ChangeEvent[]): Promise<void> {
+    if (changes.some((c) => c.kind === 'resync')) return this.reload();
+    const ids = [
+      ...new Set(
+        changes.flatMap((c) => (c.kind === 'endpoint' && c.op === 'upsert' ? [c.id] : [])),
+      ),
+    ];
+    const docs = await Promise.all(ids.map((id) => this.mongo.col.endpoints.findOne({ _id: id })));
+    const found = new Map(ids.map((id, i) => [id, docs[i]]));
+    for (const c of changes) {
+      if (c.kind !== 'endpoint') continue;
+      const doc = c.op === 'delete' ? null : found.get(c.id);
+      this.put(c.id, doc ? toLive(doc, this.box) : null);
     }
   }
 

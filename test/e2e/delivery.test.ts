@@ -299,6 +299,23 @@ test('an endpoint registered while running receives the next event', async () =>
   assert.match(text, new RegExp(`^hookline_subscribed_endpoints ${endpoints}$`, 'm'));
 });
 
+test('a burst of new endpoints is applied together, and the next event reaches them all', async () => {
+  const r = await receiver();
+  await h.api('POST', '/v1/topics', { name: 'burst.topic' });
+  await Promise.all(
+    Array.from({ length: 150 }, () =>
+      h.api('POST', '/v1/endpoints', { url: r.url, topics: ['burst.topic'] }),
+    ),
+  );
+  const endpoints = (await h.api('GET', '/v1/endpoints?limit=1000')).body.data.length;
+  await waitFor('every endpoint applied', async () => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    return new RegExp(`^hookline_subscribed_endpoints ${endpoints}$`, 'm').test(text);
+  });
+  await publish('burst.topic', { burst: true });
+  await waitFor('150 deliveries', () => r.events.length === 150);
+});
+
 test('a message with no subscriber is recorded', async () => {
   await h.api('POST', '/v1/topics', { name: 'lonely.topic' });
   const msg = await publish('lonely.topic', { alone: true });
