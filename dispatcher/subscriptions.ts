@@ -58,6 +58,9 @@ export class SubscriptionCache {
   private byTopic = new Map<string, LiveEndpoint[]>();
   private changes: ConsumerMessages | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Reloads under way, and the endpoints changed meanwhile (see reload). */
+  private reloading = 0;
+  private touched = new Set<string>();
   /** The last change on the changes stream that this cache reflects. */
   private appliedSeq = 0;
   private waiters: Array<{ seq: number; resolve: () => void }> = [];
@@ -159,12 +162,28 @@ export class SubscriptionCache {
     }
   }
 
+  /**
+   * Reads every endpoint and replaces the cache with them. Changes applied while the read
+   * runs may be newer than what it returns, and the cache would lose them for good (their
+   * announcements count as applied): the endpoints they named are read again afterwards.
+   * Seen in the bench: a resync that fell during the creation of 10,000 endpoints left
+   * each dispatcher some 500 short until the next one, a minute later.
+   */
   async reload(): Promise<void> {
-    const docs = await this.mongo.col.endpoints.find({}).toArray();
-    const byId = new Map<string, LiveEndpoint>();
-    for (const d of docs) byId.set(d._id, toLive(d, this.box));
-    this.byId = byId;
-    this.rebuildTopics();
+    this.reloading++;
+    try {
+      const docs = await this.mongo.col.endpoints.find({}).toArray();
+      const byId = new Map<string, LiveEndpoint>();
+      for (const d of docs) byId.set(d._id, toLive(d, this.box));
+      this.byId = byId;
+      this.rebuildTopics();
+    } finally {
+      this.reloading--;
+    }
+    if (this.reloading > 0 || this.touched.size === 0) return;
+    const ids = [...this.touched];
+    this.touched.clear();
+    await this.applyAll(ids.map((id) => ({ kind: 'endpoint', op: 'upsert', id }) as const));
   }
 
   async apply(change: ChangeEvent): Promise<void> {
@@ -224,6 +243,7 @@ export class SubscriptionCache {
    * replaced rather than changed in place: a fan-out iterating one is not disturbed.
    */
   private put(id: string, next: LiveEndpoint | null): void {
+    if (this.reloading > 0) this.touched.add(id);
     const prev = this.byId.get(id);
     if (prev?.status === 'active') {
       for (const t of prev.topics) {
