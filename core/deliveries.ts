@@ -130,9 +130,11 @@ export function withDefaults(d: StoredDelivery): DeliveryDoc {
   };
 }
 
-/** The delivery as it stands: its outcome in its current generation, when it has one. */
-export function merged(raw: StoredDelivery, o: OutcomeDoc | null | undefined): DeliveryDoc {
-  const d = withDefaults(raw);
+/**
+ * The delivery as it stands (`d` as withDefaults gives it): its outcome in its current
+ * generation, when it has one.
+ */
+export function merged(d: DeliveryDoc, o: OutcomeDoc | null | undefined): DeliveryDoc {
   if (!o || outcomeKey(o).generation !== d.generation) return d;
   const a = o.attempt;
   return {
@@ -152,9 +154,10 @@ export async function loadWithOutcome(
   col: Collections,
   id: string,
 ): Promise<{ delivery: DeliveryDoc; outcome: OutcomeDoc | null } | null> {
-  const d = await col.deliveries.findOne({ _id: id });
-  if (!d) return null;
-  const outcome = await col.outcomes.findOne({ _id: outcomeId(id, d.generation ?? 0) });
+  const raw = await col.deliveries.findOne({ _id: id });
+  if (!raw) return null;
+  const d = withDefaults(raw);
+  const outcome = await col.outcomes.findOne({ _id: outcomeId(id, d.generation) });
   return { delivery: merged(d, outcome), outcome };
 }
 
@@ -169,13 +172,12 @@ export async function loadDelivery(col: Collections, id: string): Promise<Delive
  */
 export async function withOutcomes(
   col: Collections,
-  docs: StoredDelivery[],
+  stored: StoredDelivery[],
 ): Promise<DeliveryDoc[]> {
+  const docs = stored.map(withDefaults);
   const outcomes = await Promise.all(
     docs.map((d) =>
-      (d.status ?? 'pending') === 'pending'
-        ? col.outcomes.findOne({ _id: outcomeId(d._id, d.generation ?? 0) })
-        : null,
+      d.status === 'pending' ? col.outcomes.findOne({ _id: outcomeId(d._id, d.generation) }) : null,
     ),
   );
   return docs.map((d, i) => merged(d, outcomes[i]));
@@ -191,8 +193,8 @@ export async function currentOutcomes(
   );
   const out: DeliveryDoc[] = [];
   outcomes.forEach((o, i) => {
-    const d = docs[i];
-    if (d && (d.generation ?? 0) === outcomeKey(o).generation) out.push(merged(d, o));
+    const d = docs[i] ? withDefaults(docs[i]) : null;
+    if (d && d.generation === outcomeKey(o).generation) out.push(merged(d, o));
   });
   return out;
 }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createDispatcherMetrics(
   registry: Registry = new Registry(),
-  endpointsKnown: () => number = () => 0,
+  endpointsKnown: () => number,
 ) {
   return {
     registry,

@@ -104,7 +104,7 @@ export class SubscriptionCache {
         } catch (err) {
           this.log.warn({ err }, 'could not apply subscription changes; the next resync will');
         }
-        this.advance((batch[batch.length - 1] as { seq: number }).seq);
+        this.advance(batch.at(-1)?.seq ?? 0);
       }
       draining = false;
     };
@@ -184,10 +184,6 @@ export class SubscriptionCache {
     const ids = [...this.touched];
     this.touched.clear();
     await this.applyAll(ids.map((id) => ({ kind: 'endpoint', op: 'upsert', id }) as const));
-  }
-
-  async apply(change: ChangeEvent): Promise<void> {
-    return this.applyAll([change]);
   }
 
   /**
