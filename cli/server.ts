@@ -6,6 +6,7 @@ import type { Agent } from 'undici';
 import type { Config } from '../core/config.js';
 import { createEgressAgent } from '../core/egress.js';
 import { onceClose, runAll } from '../core/lifecycle.js';
+import { metricNames, renderMetrics } from '../core/metrics.js';
 import { createSecretBox, loadEncryptionKey } from '../core/secretbox.js';
 import type { Logger } from '../core/logger.js';
 import { connectMongo, ensureIndexes, type Mongo } from '../core/mongo.js';
@@ -116,17 +117,18 @@ export async function startHookline(
     // Without the registry's listener, metrics get one of their own when asked for.
     if (!parts.registry && config.metricsAddr) {
       const server = createServer((req, res) => {
-        if (req.url !== '/metrics' && req.url !== '/healthz') {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path !== '/metrics' && path !== '/healthz') {
           res.writeHead(404);
           res.end();
           return;
         }
-        if (req.url === '/healthz') {
+        if (path === '/healthz') {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end('{"status":"ok"}');
           return;
         }
-        metricsRegistry.metrics().then(
+        renderMetrics(metricsRegistry, metricNames(req.url)).then(
           (text) => {
             res.writeHead(200, { 'content-type': metricsRegistry.contentType });
             res.end(text);

@@ -57,6 +57,7 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
   // in 2.2 s queued a thousand at a time, 1.3 s stored first; docs/benchmarks.md).
   const body = m.data;
   const stored = await Promise.all(docs.map((d) => ctx.storeDelivery(d)));
+  ctx.metrics.stored.inc(stored.filter(Boolean).length);
   const inFlight = new Set<Promise<unknown>>();
   let existed = 0;
   for (const [k, d] of docs.entries()) {

@@ -14,9 +14,14 @@ export function createDispatcherMetrics(
         this.set(endpointsKnown());
       },
     }),
+    stored: new Counter({
+      name: 'hookline_deliveries_stored_total',
+      help: 'Deliveries fan-out stored in MongoDB (counted before they are queued)',
+      registers: [registry],
+    }),
     fannedOut: new Counter({
       name: 'hookline_deliveries_created_total',
-      help: 'Deliveries created by fan-out',
+      help: 'Deliveries created by fan-out: stored in MongoDB and queued on JetStream',
       registers: [registry],
     }),
     outcomes: new Counter({

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { metricNames, renderMetrics } from '../../core/metrics.js';
 import type { RegistryDeps } from '../context.js';
 import type { RegistryMetrics } from '../metrics.js';
 
@@ -21,8 +22,8 @@ export function healthRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
         .send({ status: ready ? 'ready' : 'not_ready', checks });
     });
 
-    app.get('/metrics', async (_req, reply) => {
-      const text = await metrics.registry.metrics();
+    app.get('/metrics', async (req, reply) => {
+      const text = await renderMetrics(metrics.registry, metricNames(req.url));
       return reply.header('content-type', metrics.registry.contentType).send(text);
     });
   };

@@ -9,7 +9,7 @@ import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from 
 import { messageView } from '../views.js';
 import { listDeliveries } from '../delivery-list.js';
 import { allow } from '../principal.js';
-import { requireTopics } from './topics.js';
+import { requireTopics, unknownTopics } from './topics.js';
 
 export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
   const { messages } = deps.mongo.col;
@@ -42,15 +42,11 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
     app.post('/messages/batch', { schema: { body: PublishBatch } }, async (req, reply) => {
       allow(req, 'admin', 'publisher');
       const items = req.body.messages;
-      const topics = [...new Set(items.map((m) => m.topic))];
-      const known = new Set(
-        (
-          await deps.mongo.col.topics
-            .find({ name: { $in: topics } }, { projection: { name: 1 } })
-            .toArray()
-        ).map((t) => t.name),
+      const missing = await unknownTopics(
+        deps,
+        items.map((m) => m.topic),
       );
-      const unknown = items.findIndex((m) => !known.has(m.topic));
+      const unknown = items.findIndex((m) => missing.has(m.topic));
       if (unknown >= 0) {
         throw new ApiError(
           'topic_not_found',

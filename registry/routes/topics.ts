@@ -50,13 +50,39 @@ export function topicRoutes(deps: RegistryDeps) {
   };
 }
 
+/**
+ * Topic names this process has seen in the catalogue. Topics are never deleted, so a name
+ * found once stays valid: publishing then costs no database read for its topic (at 100
+ * messages a second, that read was a quarter of the statements each message cost). Names
+ * not found are always looked up again, so a topic created by another registry is
+ * accepted at once. Bounded: forgotten all at once past MAX_KNOWN_TOPICS.
+ */
+const knownTopics = new WeakMap<object, Set<string>>();
+const MAX_KNOWN_TOPICS = 10_000;
+
+/** The names in `names` that are not in the catalogue. */
+export async function unknownTopics(
+  deps: Pick<RegistryDeps, 'mongo'>,
+  names: readonly string[],
+): Promise<Set<string>> {
+  let known = knownTopics.get(deps.mongo.col.topics);
+  if (!known) {
+    known = new Set();
+    knownTopics.set(deps.mongo.col.topics, known);
+  }
+  const unsure = [...new Set(names)].filter((n) => !known.has(n));
+  if (unsure.length === 0) return new Set();
+  const found = await deps.mongo.col.topics
+    .find({ name: { $in: unsure } }, { projection: { name: 1 } })
+    .toArray();
+  if (known.size + found.length > MAX_KNOWN_TOPICS) known.clear();
+  for (const t of found) known.add(t.name);
+  return new Set(unsure.filter((n) => !known.has(n)));
+}
+
 /** Throws topic_not_found naming every topic in `names` that is not in the catalogue. */
 export async function requireTopics(deps: RegistryDeps, names: readonly string[]): Promise<void> {
-  const found = await deps.mongo.col.topics
-    .find({ name: { $in: [...names] } }, { projection: { name: 1 } })
-    .toArray();
-  const known = new Set(found.map((t) => t.name));
-  const missing = names.filter((n) => !known.has(n));
+  const missing = [...(await unknownTopics(deps, names))];
   if (missing.length > 0) {
     throw new ApiError(
       'topic_not_found',

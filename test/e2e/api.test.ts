@@ -47,7 +47,12 @@ test('every /v1 route wants the admin token; health routes do not', async () => 
   assert.deepEqual(ready.body.checks, { mongodb: 'ok', nats: 'ok' });
   const metrics = await fetch(`${h.url}/metrics`);
   assert.equal(metrics.status, 200);
-  assert.match(await metrics.text(), /hookline_http_requests_total/);
+  const all = await metrics.text();
+  assert.match(all, /hookline_http_requests_total/);
+  assert.match(all, /hookline_consumer_backlog/);
+  const one = await (await fetch(`${h.url}/metrics?name=hookline_http_requests_total`)).text();
+  assert.match(one, /hookline_http_requests_total/);
+  assert.doesNotMatch(one, /hookline_consumer_backlog/);
 });
 
 test('bad input gets a clear error and changes nothing', async () => {
@@ -359,6 +364,42 @@ test('batch publish: up to 1000 messages, validated as a whole, keys per message
   assert.equal(out[1]!.id, first.body.id);
   assert.equal(out[2]!.id, out[0]!.id);
   assert.equal(await count(), before + 3);
+});
+
+test('topics: one created elsewhere is accepted at once; one known is not read again', async () => {
+  const { MongoClient } = await import('mongodb');
+  const db = await MongoClient.connect(h.mongodbUrl);
+  try {
+    const topics = db.db().collection('topics');
+    // Refused, then created by "another registry" (straight into the catalogue): a refusal
+    // is not remembered, so the next publish finds it.
+    assertError(
+      await h.api('POST', '/v1/messages', { topic: 'api.late', data: 1 }),
+      404,
+      'topic_not_found',
+    );
+    await topics.insertOne({
+      _id: 'top_late' as never,
+      name: 'api.late',
+      description: '',
+      created_at: new Date(),
+    });
+    assert.equal((await h.api('POST', '/v1/messages', { topic: 'api.late', data: 2 })).status, 202);
+    // Known now: topics are never deleted, so the registry does not read it again. Removed
+    // behind its back (nothing hookline does), it is still accepted, single and in batches.
+    await topics.deleteOne({ name: 'api.late' });
+    assert.equal((await h.api('POST', '/v1/messages', { topic: 'api.late', data: 3 })).status, 202);
+    const batch = await h.api('POST', '/v1/messages/batch', {
+      messages: [
+        { topic: 'api.late', data: 4 },
+        { topic: 'api.never', data: 5 },
+      ],
+    });
+    assertError(batch, 404, 'topic_not_found');
+    assert.match(batch.body.error.message, /messages\[1\]/);
+  } finally {
+    await db.close();
+  }
 });
 
 test('hostile JSON: too deep or too many values is refused and changes nothing', async () => {

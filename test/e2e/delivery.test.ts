@@ -312,8 +312,17 @@ test('a burst of new endpoints is applied together, and the next event reaches t
     const text = await (await fetch(`${h.url}/metrics`)).text();
     return new RegExp(`^hookline_subscribed_endpoints ${endpoints}$`, 'm').test(text);
   });
+  const counters = async () => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    return ['stored', 'created'].map((c) =>
+      Number(new RegExp(`^hookline_deliveries_${c}_total (\\d+)$`, 'm').exec(text)?.[1] ?? -1),
+    );
+  };
+  const [storedBefore, createdBefore] = await counters();
   await publish('burst.topic', { burst: true });
   await waitFor('150 deliveries', () => r.events.length === 150);
+  // Counted once stored in MongoDB, and once queued on JetStream too.
+  assert.deepEqual(await counters(), [(storedBefore ?? 0) + 150, (createdBefore ?? 0) + 150]);
 });
 
 test('a message with no subscriber is recorded', async () => {

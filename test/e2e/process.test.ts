@@ -202,5 +202,14 @@ test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gaug
   assert.match(text, /hookline_consumer_backlog\{consumer="parked"\} 0/);
   assert.match(text, /^hookline_subscribed_endpoints 0$/m);
   assert.match(text, /hookline_delivery_attempts_total|hookline_deliveries_created_total/);
+  // ?name= serves only the metrics named (a cheap poll: no JetStream requests).
+  const some = await (
+    await fetch(
+      `${url}?name=hookline_subscribed_endpoints&name=hookline_deliveries_stored_total&name=nope`,
+    )
+  ).text();
+  assert.match(some, /^hookline_subscribed_endpoints 0$/m);
+  assert.match(some, /^hookline_deliveries_stored_total 0$/m);
+  assert.doesNotMatch(some, /hookline_consumer_backlog|nope/);
   assert.equal(await kill(d, 'SIGTERM'), 0);
 });
