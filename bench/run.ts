@@ -5,8 +5,9 @@ import { cpus, totalmem } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
 import { connect } from 'nats';
-import { Pool } from 'undici';
+import { Agent, Pool, request } from 'undici';
 import type { Config } from '../core/config.js';
+import { postJson } from '../core/egress.js';
 import { deleteNamespaceStreams, natsNames } from '../core/nats.js';
 
 /**
@@ -19,6 +20,8 @@ import { deleteNamespaceStreams, natsNames } from '../core/nats.js';
  *   latency     publish-to-receipt at a fixed rate, one endpoint
  *   fanout      one message to many endpoints: time until every delivery is stored
  *   backlog     fresh deliveries while many wait for a retry, and the process's memory
+ *   client      hookline's HTTP client (core/egress.ts postJson, on undici's dispatch)
+ *               against undici's request API, on the same receiver (only with --only)
  */
 export interface BenchOptions {
   phases: string[];
@@ -339,6 +342,68 @@ export async function runBench(
       log(
         `loopback     ${rate} POST/s (undici's dispatch → node:http on 127.0.0.1, 64 connections, ${opts.seconds} s)`,
       );
+      await receiver.reset();
+    }
+
+    if (opts.phases.includes('client')) {
+      // The same receiver, 64 requests at a time, each client for opts.seconds: posts a
+      // second, and the main thread's busy time per request (its event loop's active time:
+      // the client's own work, the receiver being in its worker thread).
+      const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+      const body = Buffer.from(JSON.stringify({ type: 'bench', data: { pad: 'x'.repeat(200) } }));
+      const url = `${receiver.url}/ok`;
+      const headers = { 'webhook-id': 'msg_bench', 'webhook-timestamp': '0' };
+      const clients: Array<[string, () => Promise<unknown>]> = [
+        [
+          "undici's request",
+          async () => {
+            const res = await request(url, {
+              method: 'POST',
+              dispatcher: agent,
+              headers: { 'content-type': 'application/json', ...headers },
+              body,
+            });
+            await res.body.text();
+          },
+        ],
+        [
+          "hookline's postJson",
+          () =>
+            postJson(agent, url, headers, body, { timeoutMs: 15_000, maxResponseBytes: 16_384 }),
+        ],
+      ];
+      const results: Record<string, { posts_per_sec: number; busy_us_per_post: number }> = {};
+      // Each client one second first, not counted: connections opened, code compiled.
+      for (const [, post] of clients) {
+        const until = Date.now() + 1000;
+        await Promise.all(
+          Array.from({ length: 64 }, async () => {
+            while (Date.now() < until) await post();
+          }),
+        );
+      }
+      for (const [label, post] of clients) {
+        let n = 0;
+        const until = Date.now() + opts.seconds * 1000;
+        const elu = performance.eventLoopUtilization();
+        const started = Date.now();
+        await Promise.all(
+          Array.from({ length: 64 }, async () => {
+            while (Date.now() < until) {
+              await post();
+              n++;
+            }
+          }),
+        );
+        const busy = performance.eventLoopUtilization(elu).active;
+        const rate = Math.round(n / ((Date.now() - started) / 1000));
+        results[label] = { posts_per_sec: rate, busy_us_per_post: Math.round((busy * 1000) / n) };
+        log(
+          `client       ${label.padEnd(20)} ${rate} POST/s, ${results[label]?.busy_us_per_post} µs of main-thread time a request`,
+        );
+      }
+      await agent.close();
+      report.client = results;
       await receiver.reset();
     }
 

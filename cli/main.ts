@@ -17,7 +17,7 @@ Servers:
   hookline sidecar --stdin --service NAME --topics a,b [...]   (app | hookline sidecar --stdin …)
 
 Benchmark (starts its own hookline, receiver and namespace; see docs/benchmarks.md):
-  hookline bench [--only loopback,throughput,latency,fanout,backlog] [--messages N] [--fanout N]
+  hookline bench [--only loopback,client,throughput,latency,fanout,backlog] [--messages N] [--fanout N]
                  [--rate N] [--seconds N] [--wide-fanout N] [--backlog] [--backlog-size N]
                  [--dispatchers N] [--output json]
 
@@ -65,11 +65,11 @@ export async function main(argv: string[]): Promise<number | null> {
       return Number(v);
     };
     const { runBench } = await import('../bench/run.js');
-    const all = ['loopback', 'throughput', 'latency', 'fanout', 'backlog'];
+    const all = ['loopback', 'client', 'throughput', 'latency', 'fanout', 'backlog'];
     const only = flag(args, 'only');
     const phases = only
       ? only.split(',')
-      : all.filter((p) => p !== 'backlog' || args.flags.has('backlog'));
+      : all.filter((p) => p !== 'client' && (p !== 'backlog' || args.flags.has('backlog')));
     const unknownPhase = phases.find((p) => !all.includes(p));
     if (unknownPhase) throw new Error(`unknown phase ${unknownPhase}: use ${all.join(', ')}`);
     await runBench(config, {

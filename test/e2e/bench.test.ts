@@ -21,7 +21,7 @@ test('hookline bench runs every phase, reports each figure, and cleans up', asyn
       'tsx',
       join(ROOT, 'cli.ts'),
       'bench',
-      ...['--only', 'loopback,throughput,latency,fanout,backlog'],
+      ...['--only', 'loopback,client,throughput,latency,fanout,backlog'],
       ...['--seconds', '1', '--messages', '40', '--fanout', '2', '--rate', '20'],
       ...['--wide-fanout', '60', '--backlog-size', '40', '--dispatchers', '2', '--output', 'json'],
     ],
@@ -57,6 +57,12 @@ test('hookline bench runs every phase, reports each figure, and cleans up', asyn
     return v as number;
   };
   positive('loopback_posts_per_sec');
+  const clients = report.client as Record<
+    string,
+    { posts_per_sec: number; busy_us_per_post: number }
+  >;
+  assert.deepEqual(Object.keys(clients).sort(), ["hookline's postJson", "undici's request"]);
+  for (const c of Object.values(clients)) assert.ok(c.posts_per_sec > 0 && c.busy_us_per_post > 0);
   positive('ingest_per_sec');
   positive('deliveries_per_sec');
   positive('recorded_deliveries_per_sec');
