@@ -252,8 +252,8 @@ export async function runBench(
   const metricsOf = async (p: { url: string }, series: readonly string[]) => {
     // Only these series: a full scrape asks JetStream for the backlog gauges, load the
     // bench would add to what it measures when it polls every 25 ms.
-    const names = new Set(series.map((s) => s.split('{')[0] as string));
-    const query = [...names].map((name) => `name=${encodeURIComponent(name)}`).join('&');
+    const wanted = new Set(series.map((s) => s.split('{')[0] as string));
+    const query = [...wanted].map((name) => `name=${encodeURIComponent(name)}`).join('&');
     const lines = (await (await fetch(`${p.url}/metrics?${query}`)).text()).split('\n');
     return series.map((name) => {
       const line = lines.find((l) => l.startsWith(`${name} `));
