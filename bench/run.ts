@@ -51,6 +51,21 @@ function percentile(sorted: number[], p: number): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs `post` 64 at a time for `seconds`; how many were done. */
+async function postFor(seconds: number, post: () => Promise<unknown>): Promise<number> {
+  let n = 0;
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (Date.now() < until) {
+        await post();
+        n++;
+      }
+    }),
+  );
+  return n;
+}
+
 async function startReceiver() {
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(
@@ -271,7 +286,6 @@ export async function runBench(
     }
     return sums;
   };
-  const metricValue = async (series: string) => (await metricValues([series]))[0] as number;
   /** When each series reached its target, all polled together: one scrape per process per turn. */
   const waitMetrics = async (targets: ReadonlyArray<[string, number]>, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
@@ -308,8 +322,6 @@ export async function runBench(
         timestamp: new Date().toISOString(),
         data: { pad: 'x'.repeat(200) },
       });
-      let n = 0;
-      const until = Date.now() + opts.seconds * 1000;
       // undici's dispatch, the primitive hookline's deliveries use (core/egress.ts): the
       // ceiling is what the same HTTP client does with nothing else to do.
       const post = () =>
@@ -328,14 +340,8 @@ export async function runBench(
             },
           );
         });
-      const worker = async () => {
-        while (Date.now() < until) {
-          await post();
-          n++;
-        }
-      };
       const started = Date.now();
-      await Promise.all(Array.from({ length: 64 }, worker));
+      const n = await postFor(opts.seconds, post);
       const rate = Math.round(n / ((Date.now() - started) / 1000));
       await pool.close();
       report.loopback_posts_per_sec = rate;
@@ -374,27 +380,11 @@ export async function runBench(
       ];
       const results: Record<string, { posts_per_sec: number; busy_us_per_post: number }> = {};
       // Each client one second first, not counted: connections opened, code compiled.
-      for (const [, post] of clients) {
-        const until = Date.now() + 1000;
-        await Promise.all(
-          Array.from({ length: 64 }, async () => {
-            while (Date.now() < until) await post();
-          }),
-        );
-      }
+      for (const [, post] of clients) await postFor(1, post);
       for (const [label, post] of clients) {
-        let n = 0;
-        const until = Date.now() + opts.seconds * 1000;
         const elu = performance.eventLoopUtilization();
         const started = Date.now();
-        await Promise.all(
-          Array.from({ length: 64 }, async () => {
-            while (Date.now() < until) {
-              await post();
-              n++;
-            }
-          }),
-        );
+        const n = await postFor(opts.seconds, post);
         const busy = performance.eventLoopUtilization(elu).active;
         const rate = Math.round(n / ((Date.now() - started) / 1000));
         results[label] = { posts_per_sec: rate, busy_us_per_post: Math.round((busy * 1000) / n) };
@@ -501,8 +491,10 @@ export async function runBench(
       log(
         `fanout       every dispatcher applied them ${Date.now() - t0} ms after the first was created`,
       );
-      const storedBefore = await metricValue('hookline_deliveries_stored_total');
-      const createdBefore = await metricValue('hookline_deliveries_created_total');
+      const [storedBefore = 0, createdBefore = 0] = await metricValues([
+        'hookline_deliveries_stored_total',
+        'hookline_deliveries_created_total',
+      ]);
       const started = Date.now();
       const msg = (await api('POST', '/v1/messages', {
         topic: 'bench.wide',

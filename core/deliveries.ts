@@ -188,13 +188,13 @@ export async function currentOutcomes(
   col: Collections,
   outcomes: OutcomeDoc[],
 ): Promise<DeliveryDoc[]> {
-  const docs = await Promise.all(
-    outcomes.map((o) => col.deliveries.findOne({ _id: outcomeKey(o).deliveryId })),
-  );
+  const keys = outcomes.map(outcomeKey);
+  const docs = await Promise.all(keys.map((k) => col.deliveries.findOne({ _id: k.deliveryId })));
   const out: DeliveryDoc[] = [];
   outcomes.forEach((o, i) => {
-    const d = docs[i] ? withDefaults(docs[i]) : null;
-    if (d && d.generation === outcomeKey(o).generation) out.push(merged(d, o));
+    const raw = docs[i];
+    const d = raw ? withDefaults(raw) : null;
+    if (d && d.generation === keys[i]?.generation) out.push(merged(d, o));
   });
   return out;
 }
