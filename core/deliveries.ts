@@ -117,15 +117,22 @@ export function newDelivery(p: {
  * creation.
  */
 export function withDefaults(d: StoredDelivery): DeliveryDoc {
+  // Field by field rather than spread: this runs for every delivery (a spread of a
+  // document whose fields vary took 3–4 % of a dispatcher's time in a profile).
   return {
-    ...d,
+    _id: d._id,
+    message_id: d.message_id,
+    endpoint_id: d.endpoint_id,
     owner_id: d.owner_id ?? null,
+    topic: d.topic,
     status: d.status ?? 'pending',
     attempts: d.attempts ?? 0,
+    max_attempts: d.max_attempts,
     generation: d.generation ?? 0,
     next_attempt_at: d.next_attempt_at === undefined ? d.created_at : d.next_attempt_at,
     last_status_code: d.last_status_code ?? null,
     last_error: d.last_error ?? null,
+    created_at: d.created_at,
     updated_at: d.updated_at ?? d.created_at,
   };
 }

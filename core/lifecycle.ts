@@ -47,6 +47,12 @@ export class Semaphore {
     }
     await new Promise<void>((r) => this.waiters.push(r));
   }
+  /** A slot now, or false without waiting. */
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
   release(): void {
     const next = this.waiters.shift();
     if (next) next();

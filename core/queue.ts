@@ -14,6 +14,12 @@ export interface DeliveryJob {
   createdAt: Date;
   /** The exact event body to POST. */
   body: Uint8Array;
+  /**
+   * The delivery may have been attempted already (a retry, or an event fanned out again
+   * after a crash): the job says so by leaving out its creation time, and the dispatcher
+   * that takes it reads the stored delivery instead of assuming its first state.
+   */
+  attempted?: boolean;
 }
 
 /**
@@ -32,7 +38,7 @@ export function enqueueDelivery(
   h.set(H.generation, String(job.generation));
   h.set(H.topic, job.topic);
   if (job.ownerId) h.set(H.owner, job.ownerId);
-  h.set(H.created, String(job.createdAt.getTime()));
+  if (!job.attempted) h.set(H.created, String(job.createdAt.getTime()));
   return publish(natsNames(namespace).deliveriesSubject(job.endpointId), job.body, {
     msgID: `${job.deliveryId}.g${job.generation}`,
     headers: h,

@@ -21,3 +21,11 @@ export interface DispatcherContext extends DispatcherDeps {
   /** Messages handed back to JetStream at shutdown: their handlers must not act on them. */
   released: WeakSet<object>;
 }
+
+/**
+ * Work a handler has started and that settles its message later, after the handler has
+ * given its slot back (fan-out's first attempts: see Deliverer.direct).
+ */
+export interface Tail {
+  settled: Promise<void>;
+}

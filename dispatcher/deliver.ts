@@ -3,6 +3,8 @@ import { createBatchLoader } from '../core/batch.js';
 import { loadDelivery, newDelivery, outcomeOf, withDefaults } from '../core/deliveries.js';
 import { postJson } from '../core/egress.js';
 import { H } from '../core/event.js';
+import { Semaphore } from '../core/lifecycle.js';
+import { enqueueDelivery } from '../core/queue.js';
 import { newId } from '../core/ids.js';
 import type { AttemptDoc, DeliveryDoc } from '../core/model.js';
 import { signatureHeader } from '../core/signing.js';
@@ -50,15 +52,24 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     busyWaitMs: 50,
   });
   const health = createEndpointHealth(ctx);
-  // Attempts in progress tell JetStream they are still working on their delivery, so a slow
-  // receiver does not make it hand the delivery to another dispatcher: one timer for all.
-  const working = new Set<JsMsg>();
+  // Attempts in progress tell JetStream they are still working on their message, so a slow
+  // receiver does not make it hand the work to another dispatcher: one timer for all. A
+  // count per message: an event's first attempts made from fan-out share the event.
+  const working = new Map<JsMsg, number>();
+  const hold = (m: JsMsg) => working.set(m, (working.get(m) ?? 0) + 1);
+  const unhold = (m: JsMsg) => {
+    const n = (working.get(m) ?? 1) - 1;
+    if (n > 0) working.set(m, n);
+    else working.delete(m);
+  };
   const heartbeat = setInterval(
     () => {
-      for (const m of working) m.working();
+      for (const m of working.keys()) m.working();
     },
     Math.max(1000, ctx.ackWaitMs / 3),
   );
+  const directSlots = new Semaphore(ctx.config.concurrency);
+  let stopping = false;
 
   /** Stores the attempt and what follows: an outcome when `set` ends the delivery. */
   async function finish(d: DeliveryDoc, set: Partial<DeliveryDoc>, attempt: AttemptDoc | null) {
@@ -144,18 +155,24 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     return attempt(d, m, endpoint, leave);
   }
 
-  async function attempt(
+  /**
+   * One attempt: POST, classify, free the endpoint's slot, store the record and what
+   * follows it. `owner` is the JetStream message the work belongs to (the delivery's own,
+   * or the event's for a first attempt made from fan-out): it is kept alive while the
+   * attempt runs. 'released' when the owner was handed back at shutdown meanwhile;
+   * 'unrecorded' when MongoDB did not take the record (the attempt must be repeated).
+   */
+  async function post(
     d: DeliveryDoc,
-    m: JsMsg,
+    body: Buffer,
     endpoint: LiveEndpoint,
     leave: Leave,
-  ): Promise<AttemptResult> {
+    owner: JsMsg,
+  ): Promise<Outcome | 'released' | 'unrecorded'> {
     const ts = Math.floor(Date.now() / 1000);
-    const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    working.add(m);
-    let res: Awaited<ReturnType<typeof postJson>>;
+    hold(owner);
     try {
-      res = await postJson(
+      const res = await postJson(
         ctx.agent,
         endpoint.url,
         {
@@ -170,64 +187,78 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
           extraHeaders: endpoint.headers,
         },
       );
-    } catch (err) {
-      working.delete(m);
-      throw err;
-    }
-    if (ctx.released.has(m)) {
-      working.delete(m);
-      return 'none'; // shutting down: another dispatcher owns it now
-    }
-    ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
+      if (ctx.released.has(owner)) return 'released'; // shutting down: another dispatcher owns it now
+      ctx.metrics.attemptSeconds.observe(res.durationMs / 1000);
 
-    const attempts = d.attempts + 1;
-    const outcome: Outcome = classify({
-      statusCode: res.statusCode,
-      retryAfter: res.headers['retry-after'],
-      attempts,
-      maxAttempts: d.max_attempts,
-      schedule: ctx.config.retrySchedule,
-    });
-    leave(outcome.kind === 'succeeded' ? 'success' : 'failure');
-    const now = new Date();
-    const record: AttemptDoc = {
-      _id: newId('att'),
-      delivery_id: d._id,
-      message_id: d.message_id,
-      endpoint_id: d.endpoint_id,
-      status_code: res.statusCode,
-      error: res.error ?? (outcome.kind === 'succeeded' ? null : `HTTP ${res.statusCode}`),
-      duration_ms: res.durationMs,
-      response_body: res.body,
-      created_at: now,
-    };
-    const common = { last_status_code: res.statusCode, last_error: record.error };
-    const next =
-      outcome.kind === 'retry'
-        ? { ...common, next_attempt_at: new Date(now.getTime() + outcome.delayMs) }
-        : {
-            ...common,
-            status: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
-            next_attempt_at: null,
-          };
+      const attempts = d.attempts + 1;
+      const outcome: Outcome = classify({
+        statusCode: res.statusCode,
+        retryAfter: res.headers['retry-after'],
+        attempts,
+        maxAttempts: d.max_attempts,
+        schedule: ctx.config.retrySchedule,
+      });
+      leave(outcome.kind === 'succeeded' ? 'success' : 'failure');
+      const now = new Date();
+      const record: AttemptDoc = {
+        _id: newId('att'),
+        delivery_id: d._id,
+        message_id: d.message_id,
+        endpoint_id: d.endpoint_id,
+        status_code: res.statusCode,
+        error: res.error ?? (outcome.kind === 'succeeded' ? null : `HTTP ${res.statusCode}`),
+        duration_ms: res.durationMs,
+        response_body: res.body,
+        created_at: now,
+      };
+      const common = { last_status_code: res.statusCode, last_error: record.error };
+      const next =
+        outcome.kind === 'retry'
+          ? { ...common, next_attempt_at: new Date(now.getTime() + outcome.delayMs) }
+          : {
+              ...common,
+              status: outcome.kind === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
+              next_attempt_at: null,
+            };
+      try {
+        // The heartbeat goes on while the outcome is written: a slow store must not make
+        // JetStream hand the work to another dispatcher, which would attempt it again.
+        await finish(d, next, record);
+      } catch (err) {
+        ctx.log.warn(
+          { err, delivery_id: d._id },
+          'could not record an attempt; it will be repeated',
+        );
+        return 'unrecorded';
+      }
+      ctx.metrics.outcomes.inc({ outcome: outcome.kind });
+      return outcome;
+    } finally {
+      unhold(owner);
+    }
+  }
 
-    try {
-      // The heartbeat goes on while the outcome is written: a slow store must not make
-      // JetStream hand the delivery to another dispatcher, which would attempt it again.
-      await finish(d, next, record);
-    } catch (err) {
-      ctx.log.warn({ err, delivery_id: d._id }, 'could not record an attempt; it will be repeated');
+  async function attempt(
+    d: DeliveryDoc,
+    m: JsMsg,
+    endpoint: LiveEndpoint,
+    leave: Leave,
+  ): Promise<AttemptResult> {
+    const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    const outcome = await post(d, body, endpoint, leave, m);
+    if (outcome === 'released') return 'none';
+    if (outcome === 'unrecorded') {
       m.nak(STORE_RETRY_MS);
       return 'none';
-    } finally {
-      working.delete(m);
     }
-    ctx.metrics.outcomes.inc({ outcome: outcome.kind });
     if (outcome.kind === 'retry') await parking.later(m, outcome.delayMs);
     else if (outcome.kind === 'succeeded') m.ack();
     else m.term();
+    return afterwards(outcome, endpoint);
+  }
 
-    // The endpoint's health, after the delivery is settled: never holds it up.
+  /** The endpoint's health, after the delivery is settled: never holds it up. */
+  async function afterwards(outcome: Outcome, endpoint: LiveEndpoint): Promise<AttemptResult> {
     if (outcome.kind === 'succeeded') {
       health.succeeded(endpoint);
       return 'success';
@@ -235,6 +266,60 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     if (outcome.kind === 'gone') await health.disable(endpoint, 'the endpoint answered 410 Gone');
     else await health.failed(endpoint);
     return 'failure';
+  }
+
+  /**
+   * A first attempt made by fan-out itself, without the trip through the deliveries stream
+   * (a publish, its PubAck, a hand-out and an ack: half of JetStream's work per delivery):
+   * only for an endpoint with no trouble in sight (see EndpointGate.tryEnter), no rate
+   * limit, and while this dispatcher has fewer than HOOKLINE_CONCURRENCY such attempts in
+   * flight. Null when the delivery must be queued instead. The promise settles once the
+   * attempt is recorded and, for a retry, the delivery is queued for it; it rejects when
+   * either could not be stored, and the event must then be fanned out again.
+   *
+   * The event is acknowledged only after all of this (fan-out waits for the promises), so
+   * a crash before then fans the event out again, and every delivery is queued with its
+   * stored state read back: nothing recorded is attempted again.
+   */
+  function direct(event: JsMsg, d: DeliveryDoc, endpoint: LiveEndpoint): Promise<void> | null {
+    if (endpoint.rateLimit !== null || stopping) return null;
+    if (!directSlots.tryAcquire()) return null;
+    if (!gate.tryEnter(endpoint.id)) {
+      directSlots.release();
+      return null;
+    }
+    let left = false;
+    const leave: Leave = (result) => {
+      if (left) return;
+      left = true;
+      gate.leave(endpoint.id, false, result);
+    };
+    ctx.metrics.direct.inc();
+    return (async () => {
+      let result: AttemptResult = 'none';
+      try {
+        const body = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
+        const outcome = await post(d, body, endpoint, leave, event);
+        if (outcome === 'released') return;
+        if (outcome === 'unrecorded') throw new Error('an attempt could not be recorded');
+        if (outcome.kind === 'retry')
+          await enqueueDelivery(ctx.publish, ctx.config.namespace, {
+            deliveryId: d._id,
+            endpointId: d.endpoint_id,
+            messageId: d.message_id,
+            generation: d.generation,
+            topic: d.topic,
+            ownerId: d.owner_id ?? null,
+            createdAt: d.created_at,
+            body: event.data,
+            attempted: true,
+          });
+        result = await afterwards(outcome, endpoint);
+      } finally {
+        leave(result);
+        directSlots.release();
+      }
+    })();
   }
 
   /** The state fan-out stored, from the job's headers; null for a job without them. */
@@ -257,8 +342,14 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
 
   return {
     handle,
+    direct,
     gate,
+    /** No new first attempts from fan-out (shutting down: fan-out queues everything). */
+    stop() {
+      stopping = true;
+    },
     close() {
+      stopping = true;
       clearInterval(heartbeat);
     },
   };

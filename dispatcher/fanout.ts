@@ -1,13 +1,17 @@
 import type { JsMsg } from 'nats';
 import { createResultBatcher } from '../core/batch.js';
-import { newDelivery } from '../core/deliveries.js';
+import { newDelivery, withDefaults } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
 import { H, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
-import type { MessageDoc, StoredDelivery } from '../core/model.js';
+import type { DeliveryDoc, MessageDoc, StoredDelivery } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { enqueueDelivery } from '../core/queue.js';
-import type { DispatcherContext } from './context.js';
+import type { DispatcherContext, Tail } from './context.js';
+import type { LiveEndpoint } from './subscriptions.js';
+
+/** See Deliverer.direct. */
+export type Direct = (event: JsMsg, d: DeliveryDoc, endpoint: LiveEndpoint) => Promise<void> | null;
 
 /** How many delivery publishes may wait for their PubAck at once, per event. */
 const PUBLISH_WINDOW = 2048;
@@ -15,10 +19,14 @@ const INSERT_CHUNK = 1000;
 
 /**
  * Stage one: one event becomes one delivery per subscribed endpoint. Records first, then
- * queue messages, then the event's ack: a crash anywhere repeats the stage, and the
- * derived delivery ids make the repeat store and queue nothing twice.
+ * first attempts or queue messages, then the event's ack: a crash anywhere repeats the
+ * stage, and the derived delivery ids make the repeat store and queue nothing twice.
  */
-export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
+export async function fanOut(
+  ctx: DispatcherContext,
+  m: JsMsg,
+  direct: Direct,
+): Promise<Tail | undefined> {
   const topic = m.subject.slice(ctx.names.eventsPrefix.length);
   const messageId = m.headers?.get(H.message) || m.headers?.get(H.msgId) || `msg_S${m.seq}`;
   const now = new Date();
@@ -31,7 +39,7 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
   const endpoints = ctx.subscriptions.forTopic(topic);
   if (endpoints.length === 0) {
     m.ack();
-    return;
+    return undefined;
   }
 
   const docs = endpoints.map((e) =>
@@ -45,23 +53,35 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
       createdAt: now,
     }),
   );
-  // A delivery stored already was queued by an earlier fan-out of this event, unless that
-  // fan-out died between storing and queueing: then JetStream redelivers the event, and
-  // everything is queued again (JetStream drops the copies it has seen). A first delivery
-  // of a duplicate event (a sidecar re-reading lines beyond the duplicate window) queues
-  // only what is new, so no delivery is ever queued twice.
+  // A delivery stored already was attempted or queued by an earlier fan-out of this event,
+  // unless that fan-out died before the event's ack: then JetStream redelivers the event,
+  // and everything is queued again, each job marked as possibly attempted so that the
+  // dispatcher taking it reads the stored state (and finds it ended, or due later);
+  // JetStream drops the copies it has seen. A first delivery of a duplicate event (a
+  // sidecar re-reading lines beyond the duplicate window) handles only what is new, so no
+  // delivery is ever handled twice.
   //
-  // Every delivery is stored before the first is queued, even in a fan-out to thousands:
-  // once queued, deliveries are attempted at once, and their attempts' records would
-  // compete with the rest of the fan-out for the database (10,000 deliveries were stored
-  // in 2.2 s queued a thousand at a time, 1.3 s stored first; docs/benchmarks.md).
+  // Every delivery is stored before the first is attempted or queued, even in a fan-out to
+  // thousands: the attempts' records would otherwise compete with the rest of the fan-out
+  // for the database (10,000 deliveries were stored in 2.2 s queued a thousand at a time,
+  // 1.3 s stored first; docs/benchmarks.md).
   const body = m.data;
   const stored = await Promise.all(docs.map((d) => ctx.storeDelivery(d)));
   const fresh = stored.filter(Boolean).length;
   ctx.metrics.stored.inc(fresh);
+  // A first fan-out attempts what it can at once (see Deliverer.direct) and queues the
+  // rest; a repeated one queues everything, marked as possibly attempted already.
+  const again = m.info.redelivered;
+  const attempts: Promise<void>[] = [];
   const inFlight = new Set<Promise<unknown>>();
   for (const [k, d] of docs.entries()) {
-    if (!stored[k] && !m.info.redelivered) continue;
+    if (!stored[k] && !again) continue;
+    const endpoint = endpoints[k];
+    const now = again || !endpoint ? null : direct(m, withDefaults(d), endpoint);
+    if (now) {
+      attempts.push(now);
+      continue;
+    }
     const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
       deliveryId: d._id,
       endpointId: d.endpoint_id,
@@ -71,13 +91,23 @@ export async function fanOut(ctx: DispatcherContext, m: JsMsg): Promise<void> {
       ownerId: d.owner_id ?? null,
       createdAt: d.created_at,
       body,
+      attempted: again,
     }).finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   ctx.metrics.fannedOut.inc(fresh);
-  m.ack();
+  if (attempts.length === 0) {
+    m.ack();
+    return;
+  }
+  // The event's slot in the fan-out loop is free now; its ack waits for its attempts.
+  return {
+    settled: Promise.all(attempts).then(() => {
+      if (!ctx.released.has(m)) m.ack();
+    }),
+  };
 }
 
 /**

@@ -136,6 +136,19 @@ export class EndpointGate {
   }
 
   /**
+   * A slot for an endpoint with no trouble in sight, or false (nothing counted): its
+   * circuit closed with no failure since its last success, below its cap, and no delivery
+   * waiting in process for a slot (those come first). For first attempts made straight
+   * from fan-out, which take this path only when nothing says the endpoint is struggling.
+   */
+  tryEnter(endpointId: string): boolean {
+    const s = this.states.get(endpointId);
+    if (s && (s.failures > 0 || s.inFlight >= this.opts.perEndpoint || s.waiters.length > 0))
+      return false;
+    return this.enter(endpointId).ok;
+  }
+
+  /**
    * A refusal's delay grows with how many deliveries of the endpoint were refused in the
    * last second, against how many it got through: a burst, or many waiting for an
    * endpoint that answers fast, come back after the base delay; a backlog

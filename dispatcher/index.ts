@@ -1,8 +1,8 @@
 import type { ConsumerMessages, JsMsg } from 'nats';
-import { Semaphore, withDeadline } from '../core/lifecycle.js';
+import { Semaphore, sleep, withDeadline } from '../core/lifecycle.js';
 import { natsNames } from '../core/nats.js';
 import { createPublisher } from '../core/pubacks.js';
-import type { DispatcherContext, DispatcherDeps } from './context.js';
+import type { DispatcherContext, DispatcherDeps, Tail } from './context.js';
 import { registerBacklogGauges } from './backlog.js';
 import { createDeliverer } from './deliver.js';
 import { createClusterRateLimits } from './ratelimit.js';
@@ -20,6 +20,9 @@ export interface Dispatcher {
   close(): Promise<void>;
   readonly subscriptions: SubscriptionCache;
 }
+
+/** How long a message handed back while shutting down waits before it is handed out again. */
+const STOPPING_NAK_MS = 5000;
 
 /** JetStream redelivers an unacknowledged message after this long; attempts heartbeat meanwhile. */
 export function ackWaitFor(deliveryTimeoutMs: number): number {
@@ -53,18 +56,23 @@ export function createDispatcher(
   const loops: Array<{
     messages: ConsumerMessages;
     done: Promise<void>;
-    sem: Semaphore;
     inFlight: Set<JsMsg>;
   }> = [];
   let stopping = false;
+  let pulling = true;
   let parking: Parking | null = null;
   let deliverer: ReturnType<typeof createDeliverer> | null = null;
 
+  /**
+   * Takes a consumer's messages, `concurrency` handlers at a time. A handler that returns
+   * a Tail gives its slot back at once and its message stays in flight until the tail
+   * settles (a failed tail hands the message back like a failed handler).
+   */
   async function runLoop(
     stream: string,
     durable: string,
     concurrency: number,
-    handle: (m: JsMsg) => Promise<void>,
+    handle: (m: JsMsg) => Promise<Tail | undefined>,
     retryMs: number,
   ) {
     const consumer = await deps.js.consumers.get(stream, durable);
@@ -73,15 +81,35 @@ export function createDispatcher(
     const inFlight = new Set<JsMsg>();
     const done = (async () => {
       for await (const m of messages) {
+        // Taken while shutting down: handed back for another dispatcher, after a moment
+        // so that it does not come straight back here. After the pull has stopped it is
+        // left alone (see close) and comes back after its ack_wait.
         if (stopping) {
-          m.nak(); // buffered but not started: hand it straight to another dispatcher
+          if (pulling) m.nak(STOPPING_NAK_MS);
           continue;
         }
         await sem.acquire();
+        if (stopping) {
+          sem.release();
+          if (pulling) m.nak(STOPPING_NAK_MS);
+          continue;
+        }
         inFlight.add(m);
+        let slot = true;
+        const free = () => {
+          if (!slot) return;
+          slot = false;
+          sem.release();
+        };
         void handle(m)
+          .then((tail) => {
+            if (!tail) return;
+            free();
+            return tail.settled;
+          })
           .catch((err: unknown) => {
             log.error({ err, subject: m.subject }, 'message handling failed; it will be retried');
+            if (ctx.released.has(m)) return;
             try {
               m.nak(retryMs);
             } catch {
@@ -90,11 +118,11 @@ export function createDispatcher(
           })
           .finally(() => {
             inFlight.delete(m);
-            sem.release();
+            free();
           });
       }
     })();
-    loops.push({ messages, done, sem, inFlight });
+    loops.push({ messages, done, inFlight });
   }
 
   return {
@@ -114,12 +142,22 @@ export function createDispatcher(
         await createClusterRateLimits(deps.js, deps.config.namespace),
         parking,
       );
-      await runLoop(names.eventsStream, names.fanoutConsumer, 32, (m) => fanOut(ctx, m), 1000);
+      const { direct, handle } = deliverer;
+      await runLoop(
+        names.eventsStream,
+        names.fanoutConsumer,
+        32,
+        (m) => fanOut(ctx, m, direct),
+        1000,
+      );
       await runLoop(
         names.deliveriesStream,
         names.deliverConsumer,
         deps.config.concurrency,
-        deliverer.handle,
+        async (m) => {
+          await handle(m);
+          return undefined;
+        },
         5000,
       );
       parking.start();
@@ -132,9 +170,16 @@ export function createDispatcher(
       if (stopping) return;
       stopping = true;
       subscriptions.stop();
+      deliverer?.stop();
       await parking?.stop();
-      for (const l of loops) l.messages.stop();
-      const drained = Promise.all(loops.map((l) => l.sem.idle())).then(() => ctx.recorder.idle());
+      // The consumers keep pulling until the very end: JetStream counts a message handed
+      // back (nak) as delivered once more only while this connection still pulls. A nak
+      // after the pull stopped makes it forget the deliveries so far, and the next
+      // dispatcher would take a redelivered event for a first one (seen on NATS 2.9.10).
+      const drained = (async () => {
+        while (loops.some((l) => l.inFlight.size > 0)) await sleep(20);
+        await ctx.recorder.idle();
+      })();
       const finished = await withDeadline(
         drained.then(() => true),
         deps.config.shutdownTimeout,
@@ -147,7 +192,7 @@ export function createDispatcher(
           for (const m of l.inFlight) {
             ctx.released.add(m);
             try {
-              m.nak();
+              m.nak(STOPPING_NAK_MS);
               released++;
             } catch {
               // connection gone: JetStream redelivers after ack_wait
@@ -159,6 +204,8 @@ export function createDispatcher(
           'shutdown deadline reached; unfinished deliveries returned to JetStream',
         );
       }
+      pulling = false;
+      for (const l of loops) l.messages.stop();
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
       publisher.close();
       deliverer?.close();

@@ -21,7 +21,12 @@ export function createDispatcherMetrics(
     }),
     fannedOut: new Counter({
       name: 'hookline_deliveries_created_total',
-      help: 'Deliveries created by fan-out: stored in MongoDB and queued on JetStream',
+      help: 'Deliveries created by fan-out: stored in MongoDB, then queued on JetStream or attempted at once',
+      registers: [registry],
+    }),
+    direct: new Counter({
+      name: 'hookline_deliveries_direct_total',
+      help: 'First attempts fan-out made itself, without queueing the delivery on JetStream',
       registers: [registry],
     }),
     outcomes: new Counter({

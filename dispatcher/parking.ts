@@ -80,7 +80,8 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
   let stopped = false;
 
   async function later(m: JsMsg, delayMs: number): Promise<void> {
-    if (delayMs < parkAfter || ctx.released.has(m)) {
+    if (ctx.released.has(m)) return; // handed back at shutdown already
+    if (delayMs < parkAfter) {
       m.nak(onSecond(delayMs));
       return;
     }

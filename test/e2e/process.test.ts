@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { sleep } from '../../core/lifecycle.js';
 import { isolation, NATS_URL, waitFor } from '../helpers/env.js';
 import { apiClient } from '../helpers/hookline.js';
 import { kill, spawnHookline } from '../helpers/process.js';
@@ -147,6 +148,54 @@ test('SIGKILL loses nothing: every accepted message is delivered after a restart
   );
   const messages = await api2('GET', '/v1/messages?limit=1000');
   assert.equal(messages.body.data.length, accepted.length, 'the record survived the crash');
+});
+
+test('SIGKILL during an event’s first attempts: what was recorded is not attempted again, the rest is', async () => {
+  // Fan-out attempts an event's deliveries itself and acknowledges the event only when
+  // every attempt is recorded. Killed in between, the event comes back; the delivery whose
+  // success was recorded must not be sent again, the one whose attempt was cut off must.
+  const iso = isolation('sigkillfirst');
+  cleanups.push(() => iso.cleanup());
+  const quick = await receiver();
+  let hang = true;
+  const slow = await receiver((_req, res) => {
+    if (hang) return; // held open until the process dies
+    res.writeHead(200);
+    res.end();
+  });
+  // ack_wait is twice the delivery timeout (at least 5 s): the event comes back ~10 s on.
+  const env = envFor(iso, { HOOKLINE_ADMIN_TOKEN: 'adm', HOOKLINE_DELIVERY_TIMEOUT: '5s' });
+  const p = await spawnHookline(['all'], env);
+  const api = apiClient(p.url, 'adm');
+  await api('POST', '/v1/topics', { name: 'first.topic' });
+  for (const url of [quick.url, slow.url])
+    assert.equal(
+      (await api('POST', '/v1/endpoints', { url, topics: ['first.topic'] })).status,
+      201,
+    );
+  const msg = await api('POST', '/v1/messages', { topic: 'first.topic', data: { n: 1 } });
+  assert.equal(msg.status, 202);
+  const statuses = async (client: typeof api) => {
+    const ds = await client('GET', `/v1/messages/${msg.body.id}/deliveries`);
+    return (ds.body.data as Array<{ status: string }>).map((d) => d.status).sort();
+  };
+  await waitFor('one delivery recorded as succeeded, the other in flight', async () => {
+    return slow.events.length === 1 && (await statuses(api)).join() === 'pending,succeeded';
+  });
+  assert.equal(await kill(p, 'SIGKILL'), 'SIGKILL');
+
+  hang = false;
+  const again = await spawnHookline(['all'], env);
+  cleanups.push(() => kill(again, 'SIGKILL'));
+  const api2 = apiClient(again.url, 'adm');
+  await waitFor(
+    'both deliveries to succeed after the restart',
+    async () => (await statuses(api2)).join() === 'succeeded,succeeded',
+    30_000,
+  );
+  await sleep(500);
+  assert.equal(slow.events.length, 2, 'the cut-off attempt is made again');
+  assert.equal(quick.events.length, 1, 'the recorded success is not sent again');
 });
 
 test('the README demo (npm start) brings hookline up and shows a signed event delivered', async () => {
