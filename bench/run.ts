@@ -400,6 +400,7 @@ export async function runBench(
     if (opts.phases.includes('throughput')) {
       await createEndpoints('bench.throughput', opts.fanout);
       const succeededBefore = await outcomes.countDocuments({ status: 'succeeded' });
+      const [directBefore] = await metricValues(['hookline_deliveries_direct_total']);
       const total = opts.messages * opts.fanout;
       const started = Date.now();
       await publishBatches('bench.throughput', opts.messages, (i) => ({ i, pad: 'x'.repeat(200) }));
@@ -416,12 +417,16 @@ export async function runBench(
       const ingest = Math.round(opts.messages / ((accepted - started) / 1000));
       const delivered = Math.round(total / ((s.last - started) / 1000));
       const recordedRate = Math.round(total / ((recorded - started) / 1000));
+      // How many first attempts fan-out made itself, not through the deliveries stream.
+      const [directAfter] = await metricValues(['hookline_deliveries_direct_total']);
+      const direct = Math.round((100 * ((directAfter ?? 0) - (directBefore ?? 0))) / total);
       Object.assign(report, {
         throughput_messages: opts.messages,
         throughput_fanout: opts.fanout,
         ingest_per_sec: ingest,
         deliveries_per_sec: delivered,
         recorded_deliveries_per_sec: recordedRate,
+        direct_first_attempts_pct: direct,
       });
       if (typeof report.loopback_posts_per_sec === 'number') {
         report.deliveries_vs_loopback = Number(
@@ -429,7 +434,7 @@ export async function runBench(
         );
       }
       log(
-        `throughput   ${opts.messages} messages × ${opts.fanout} endpoints: ingest ${ingest} msg/s, delivered ${delivered}/s, recorded as succeeded ${recordedRate}/s`,
+        `throughput   ${opts.messages} messages × ${opts.fanout} endpoints: ingest ${ingest} msg/s, delivered ${delivered}/s, recorded as succeeded ${recordedRate}/s (${direct} % attempted straight from fan-out)`,
       );
       await receiver.reset();
     }
@@ -500,8 +505,9 @@ export async function runBench(
         topic: 'bench.wide',
         data: { wide: true },
       })) as { id: string };
-      // Stored: fan-out counts deliveries once they are in MongoDB, and again once they
-      // are queued on JetStream too (the counters start from the earlier phases').
+      // Stored: fan-out counts deliveries once they are in MongoDB, and again once each is
+      // queued on JetStream or its first attempt has started (the counters start from the
+      // earlier phases').
       const [stored, queued] = (await waitMetrics(
         [
           ['hookline_deliveries_stored_total', storedBefore + opts.wideFanout],
@@ -516,7 +522,7 @@ export async function runBench(
       report.wide_fanout_queued_ms = queued - started;
       report.wide_fanout_delivered_ms = s.last - started;
       log(
-        `fanout       1 message → ${opts.wideFanout} endpoints: every delivery stored in ${stored - started} ms, queued in ${queued - started} ms, all received in ${s.last - started} ms`,
+        `fanout       1 message → ${opts.wideFanout} endpoints: every delivery stored in ${stored - started} ms, queued or attempted in ${queued - started} ms, all received in ${s.last - started} ms`,
       );
       await receiver.reset();
     }

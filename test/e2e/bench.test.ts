@@ -67,6 +67,8 @@ test('hookline bench runs every phase, reports each figure, and cleans up', asyn
   positive('deliveries_per_sec');
   positive('recorded_deliveries_per_sec');
   positive('deliveries_vs_loopback');
+  // A receiver that answers 200 at once: first attempts are made straight from fan-out.
+  assert.ok(positive('direct_first_attempts_pct') <= 100, String(report.direct_first_attempts_pct));
   const lat = report.latency_ms as Record<string, number>;
   assert.ok(lat.p50 !== undefined && lat.p99 !== undefined && lat.max !== undefined);
   assert.ok(lat.p50 <= lat.p99 && lat.p99 <= lat.max, JSON.stringify(lat));
