@@ -296,7 +296,6 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     };
     ctx.metrics.direct.inc();
     return (async () => {
-      let result: AttemptResult = 'none';
       try {
         const body = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
         const outcome = await post(d, body, endpoint, leave, event);
@@ -314,9 +313,12 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
             body: event.data,
             attempted: true,
           });
-        result = await afterwards(outcome, endpoint);
+        // The delivery is settled: a failure to note the endpoint's health is not its own.
+        await afterwards(outcome, endpoint).catch((err: unknown) =>
+          ctx.log.warn({ err, endpoint_id: endpoint.id }, "could not update an endpoint's health"),
+        );
       } finally {
-        leave(result);
+        leave('none'); // no attempt was made after all (when one was, it left already)
         directSlots.release();
       }
     })();

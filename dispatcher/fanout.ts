@@ -74,37 +74,45 @@ export async function fanOut(
   const again = m.info.redelivered;
   const attempts: Promise<void>[] = [];
   const inFlight = new Set<Promise<unknown>>();
-  for (const [k, d] of docs.entries()) {
-    if (!stored[k] && !again) continue;
-    const endpoint = endpoints[k];
-    const now = again || !endpoint ? null : direct(m, withDefaults(d), endpoint);
-    if (now) {
-      attempts.push(now);
-      continue;
+  try {
+    for (const [k, d] of docs.entries()) {
+      if (!stored[k] && !again) continue;
+      const endpoint = endpoints[k];
+      const started = again || !endpoint ? null : direct(m, withDefaults(d), endpoint);
+      if (started) {
+        attempts.push(started);
+        continue;
+      }
+      const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
+        deliveryId: d._id,
+        endpointId: d.endpoint_id,
+        messageId,
+        generation: 0,
+        topic: d.topic,
+        ownerId: d.owner_id ?? null,
+        createdAt: d.created_at,
+        body,
+        attempted: again,
+      }).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
     }
-    const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
-      deliveryId: d._id,
-      endpointId: d.endpoint_id,
-      messageId,
-      generation: 0,
-      topic: d.topic,
-      ownerId: d.owner_id ?? null,
-      createdAt: d.created_at,
-      body,
-      attempted: again,
-    }).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
+    await Promise.all(inFlight);
+  } catch (err) {
+    // The event goes back to JetStream: not before the attempts under way have ended.
+    await Promise.allSettled(attempts);
+    throw err;
   }
-  await Promise.all(inFlight);
   ctx.metrics.fannedOut.inc(fresh);
   if (attempts.length === 0) {
     m.ack();
-    return;
+    return undefined;
   }
-  // The event's slot in the fan-out loop is free now; its ack waits for its attempts.
+  // The event's slot in the fan-out loop is free now; its ack waits for its attempts, and
+  // it goes back to JetStream if one could not be recorded (once all have ended).
   return {
-    settled: Promise.all(attempts).then(() => {
+    settled: Promise.allSettled(attempts).then((results) => {
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
       if (!ctx.released.has(m)) m.ack();
     }),
   };
