@@ -150,3 +150,30 @@ test('gate: admit waits briefly for a slot of a busy endpoint, a bounded number 
   g.leave('a', false, 'success');
   assert.equal(g.inFlight('a'), 0);
 });
+
+test('gate: tryEnter takes a slot only for an endpoint with no trouble in sight', async () => {
+  const g = new EndpointGate({
+    perEndpoint: 2,
+    breakerThreshold: 3,
+    busyDelayMs: 1000,
+    openDelayMs: 5000,
+    busyWaitMs: 1000,
+    random: () => 0.5,
+  });
+  assert.equal(g.tryEnter('a'), true, 'a fresh endpoint');
+  assert.equal(g.inFlight('a'), 1);
+  g.leave('a', false, 'failure');
+  assert.equal(g.tryEnter('a'), false, 'a failure since the last success');
+  assert.equal(g.inFlight('a'), 0, 'a refusal takes no slot');
+  assert.deepEqual(g.enter('a'), { ok: true, probe: false }, 'the queue path still may');
+  g.leave('a', false, 'success');
+  assert.equal(g.tryEnter('a'), true, 'a success clears it');
+  assert.equal(g.tryEnter('a'), true);
+  assert.equal(g.tryEnter('a'), false, 'at the cap');
+  // A delivery waiting in process for a slot comes before a first attempt from fan-out.
+  const waiting = g.admit('a');
+  g.leave('a', false, 'success');
+  assert.deepEqual(await waiting, { ok: true, probe: false });
+  assert.equal(g.tryEnter('a'), false, 'the freed slot went to the waiting delivery');
+  assert.equal(g.tryEnter('b'), true, 'other endpoints are not affected');
+});
