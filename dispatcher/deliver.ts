@@ -270,7 +270,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
 
   /**
    * A first attempt made by fan-out itself, without the trip through the deliveries stream
-   * (a publish, its PubAck, a hand-out and an ack: half of JetStream's work per delivery):
+   * (a publish, its PubAck, a hand-out and an ack: most of JetStream's work per delivery):
    * only for an endpoint with no trouble in sight (see EndpointGate.tryEnter), no rate
    * limit, and while this dispatcher has fewer than HOOKLINE_CONCURRENCY such attempts in
    * flight. Null when the delivery must be queued instead. The promise settles once the
