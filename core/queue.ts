@@ -1,6 +1,7 @@
 import { headers as natsHeaders } from 'nats';
 import { H } from './event.js';
 import { natsNames } from './nats.js';
+import type { StoredDelivery } from './model.js';
 import type { Ack, Publish } from './pubacks.js';
 
 export interface DeliveryJob {
@@ -20,6 +21,21 @@ export interface DeliveryJob {
    * that takes it reads the stored delivery instead of assuming its first state.
    */
   attempted?: boolean;
+}
+
+/** The job that queues a stored delivery (fields fan-out leaves out at their defaults). */
+export function jobOf(d: StoredDelivery, body: Uint8Array, attempted: boolean): DeliveryJob {
+  return {
+    deliveryId: d._id,
+    endpointId: d.endpoint_id,
+    messageId: d.message_id,
+    generation: d.generation ?? 0,
+    topic: d.topic,
+    ownerId: d.owner_id ?? null,
+    createdAt: d.created_at,
+    body,
+    attempted,
+  };
 }
 
 /**

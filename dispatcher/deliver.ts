@@ -4,9 +4,9 @@ import { loadDelivery, newDelivery, outcomeOf, withDefaults } from '../core/deli
 import { postJson } from '../core/egress.js';
 import { H } from '../core/event.js';
 import { Semaphore } from '../core/lifecycle.js';
-import { enqueueDelivery } from '../core/queue.js';
+import { enqueueDelivery, jobOf } from '../core/queue.js';
 import { newId } from '../core/ids.js';
-import type { AttemptDoc, DeliveryDoc } from '../core/model.js';
+import type { AttemptDoc, DeliveryDoc, StoredDelivery } from '../core/model.js';
 import { signatureHeader } from '../core/signing.js';
 import type { DispatcherContext } from './context.js';
 import { EndpointGate } from './gate.js';
@@ -100,18 +100,23 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     }
     // The endpoint's slot is given back as soon as its answer is in (the attempt calls
     // leave then), not after the outcome is stored: the cap is on requests to the endpoint.
-    let left = false;
-    const leave: Leave = (result) => {
-      if (left) return;
-      left = true;
-      gate.leave(endpointId, admission.probe, result);
-    };
+    const leave = leaveOnce(endpointId, admission.probe);
     let result: AttemptResult = 'none';
     try {
       result = await admitted(m, leave);
     } finally {
       leave(result);
     }
+  }
+
+  /** Gives the endpoint's slot back once, however often it is called. */
+  function leaveOnce(endpointId: string, probe: boolean): Leave {
+    let left = false;
+    return (result) => {
+      if (left) return;
+      left = true;
+      gate.leave(endpointId, probe, result);
+    };
   }
 
   async function admitted(m: JsMsg, leave: Leave): Promise<AttemptResult> {
@@ -158,18 +163,18 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
   /**
    * One attempt: POST, classify, free the endpoint's slot, store the record and what
    * follows it. `owner` is the JetStream message the work belongs to (the delivery's own,
-   * or the event's for a first attempt made from fan-out): it is kept alive while the
-   * attempt runs. 'released' when the owner was handed back at shutdown meanwhile;
+   * or the event's for a first attempt made from fan-out): its data is the body POSTed,
+   * and it is kept alive while the attempt runs. 'released' when the owner was handed back at shutdown meanwhile;
    * 'unrecorded' when MongoDB did not take the record (the attempt must be repeated).
    */
   async function post(
     d: DeliveryDoc,
-    body: Buffer,
     endpoint: LiveEndpoint,
     leave: Leave,
     owner: JsMsg,
   ): Promise<Outcome | 'released' | 'unrecorded'> {
     const ts = Math.floor(Date.now() / 1000);
+    const body = Buffer.from(owner.data.buffer, owner.data.byteOffset, owner.data.byteLength);
     hold(owner);
     try {
       const res = await postJson(
@@ -244,8 +249,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     endpoint: LiveEndpoint,
     leave: Leave,
   ): Promise<AttemptResult> {
-    const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    const outcome = await post(d, body, endpoint, leave, m);
+    const outcome = await post(d, endpoint, leave, m);
     if (outcome === 'released') return 'none';
     if (outcome === 'unrecorded') {
       m.nak(STORE_RETRY_MS);
@@ -281,38 +285,27 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
    * a crash before then fans the event out again, and every delivery is queued with its
    * stored state read back: nothing recorded is attempted again.
    */
-  function direct(event: JsMsg, d: DeliveryDoc, endpoint: LiveEndpoint): Promise<void> | null {
+  function direct(
+    event: JsMsg,
+    stored: StoredDelivery,
+    endpoint: LiveEndpoint,
+  ): Promise<void> | null {
     if (endpoint.rateLimit !== null || stopping) return null;
     if (!directSlots.tryAcquire()) return null;
     if (!gate.tryEnter(endpoint.id)) {
       directSlots.release();
       return null;
     }
-    let left = false;
-    const leave: Leave = (result) => {
-      if (left) return;
-      left = true;
-      gate.leave(endpoint.id, false, result);
-    };
+    const leave = leaveOnce(endpoint.id, false);
+    const d = withDefaults(stored);
     ctx.metrics.direct.inc();
     return (async () => {
       try {
-        const body = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength);
-        const outcome = await post(d, body, endpoint, leave, event);
+        const outcome = await post(d, endpoint, leave, event);
         if (outcome === 'released') return;
         if (outcome === 'unrecorded') throw new Error('an attempt could not be recorded');
         if (outcome.kind === 'retry')
-          await enqueueDelivery(ctx.publish, ctx.config.namespace, {
-            deliveryId: d._id,
-            endpointId: d.endpoint_id,
-            messageId: d.message_id,
-            generation: d.generation,
-            topic: d.topic,
-            ownerId: d.owner_id ?? null,
-            createdAt: d.created_at,
-            body: event.data,
-            attempted: true,
-          });
+          await enqueueDelivery(ctx.publish, ctx.config.namespace, jobOf(d, event.data, true));
         // The delivery is settled: a failure to note the endpoint's health is not its own.
         await afterwards(outcome, endpoint).catch((err: unknown) =>
           ctx.log.warn({ err, endpoint_id: endpoint.id }, "could not update an endpoint's health"),

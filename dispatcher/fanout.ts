@@ -1,17 +1,21 @@
 import type { JsMsg } from 'nats';
 import { createResultBatcher } from '../core/batch.js';
-import { newDelivery, withDefaults } from '../core/deliveries.js';
+import { newDelivery } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
 import { H, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
-import type { DeliveryDoc, MessageDoc, StoredDelivery } from '../core/model.js';
+import type { MessageDoc, StoredDelivery } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
-import { enqueueDelivery } from '../core/queue.js';
+import { enqueueDelivery, jobOf } from '../core/queue.js';
 import type { DispatcherContext, Tail } from './context.js';
 import type { LiveEndpoint } from './subscriptions.js';
 
 /** See Deliverer.direct. */
-export type Direct = (event: JsMsg, d: DeliveryDoc, endpoint: LiveEndpoint) => Promise<void> | null;
+export type Direct = (
+  event: JsMsg,
+  d: StoredDelivery,
+  endpoint: LiveEndpoint,
+) => Promise<void> | null;
 
 /** How many delivery publishes may wait for their PubAck at once, per event. */
 const PUBLISH_WINDOW = 2048;
@@ -78,22 +82,14 @@ export async function fanOut(
     for (const [k, d] of docs.entries()) {
       if (!stored[k] && !again) continue;
       const endpoint = endpoints[k];
-      const started = again || !endpoint ? null : direct(m, withDefaults(d), endpoint);
+      const started = again || !endpoint ? null : direct(m, d, endpoint);
       if (started) {
         attempts.push(started);
         continue;
       }
-      const p = enqueueDelivery(ctx.publish, ctx.config.namespace, {
-        deliveryId: d._id,
-        endpointId: d.endpoint_id,
-        messageId,
-        generation: 0,
-        topic: d.topic,
-        ownerId: d.owner_id ?? null,
-        createdAt: d.created_at,
-        body,
-        attempted: again,
-      }).finally(() => inFlight.delete(p));
+      const p = enqueueDelivery(ctx.publish, ctx.config.namespace, jobOf(d, body, again)).finally(
+        () => inFlight.delete(p),
+      );
       inFlight.add(p);
       if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
     }

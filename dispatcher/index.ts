@@ -63,6 +63,11 @@ export function createDispatcher(
   let parking: Parking | null = null;
   let deliverer: ReturnType<typeof createDeliverer> | null = null;
 
+  /** A message taken while shutting down, before its handling started (see runLoop). */
+  function handBack(m: JsMsg): void {
+    if (pulling) m.nak(STOPPING_NAK_MS);
+  }
+
   /**
    * Takes a consumer's messages, `concurrency` handlers at a time. A handler that returns
    * a Tail gives its slot back at once and its message stays in flight until the tail
@@ -72,7 +77,7 @@ export function createDispatcher(
     stream: string,
     durable: string,
     concurrency: number,
-    handle: (m: JsMsg) => Promise<Tail | undefined>,
+    handle: (m: JsMsg) => Promise<Tail | undefined | undefined>,
     retryMs: number,
   ) {
     const consumer = await deps.js.consumers.get(stream, durable);
@@ -85,13 +90,13 @@ export function createDispatcher(
         // so that it does not come straight back here. After the pull has stopped it is
         // left alone (see close) and comes back after its ack_wait.
         if (stopping) {
-          if (pulling) m.nak(STOPPING_NAK_MS);
+          handBack(m);
           continue;
         }
         await sem.acquire();
         if (stopping) {
           sem.release();
-          if (pulling) m.nak(STOPPING_NAK_MS);
+          handBack(m);
           continue;
         }
         inFlight.add(m);
@@ -154,10 +159,7 @@ export function createDispatcher(
         names.deliveriesStream,
         names.deliverConsumer,
         deps.config.concurrency,
-        async (m) => {
-          await handle(m);
-          return undefined;
-        },
+        handle,
         5000,
       );
       parking.start();
