@@ -90,7 +90,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     await ctx.recorder.record(next);
   }
 
-  async function handle(m: JsMsg): Promise<void> {
+  async function handle(m: JsMsg): Promise<undefined> {
     const endpointId = m.headers?.get(H.endpoint) ?? '';
     const admission = await gate.admit(endpointId);
     if (!admission.ok) {

@@ -77,7 +77,7 @@ export function createDispatcher(
     stream: string,
     durable: string,
     concurrency: number,
-    handle: (m: JsMsg) => Promise<Tail | undefined | undefined>,
+    handle: (m: JsMsg) => Promise<Tail | undefined>,
     retryMs: number,
   ) {
     const consumer = await deps.js.consumers.get(stream, durable);
