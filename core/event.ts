@@ -44,9 +44,24 @@ export const H = {
   parked: 'Hookline-Parked',
   /** On events: the last subscription change the publisher had made; fan-out waits for it. */
   changesSeq: 'Hookline-Changes-Seq',
+  /**
+   * On system events: the subscriber whose object the event is about. Fan-out sends a
+   * system event only to that subscriber's endpoints and to endpoints without an owner
+   * (the admin's and publishers'); without the header, only to the latter.
+   */
+  audience: 'Hookline-Audience',
 } as const;
 
-/** Operational events hookline publishes itself; subscribe to them like any topic. */
+/** Topics under this prefix are hookline's own: nobody else creates or publishes them. */
+export const SYSTEM_PREFIX = 'hookline.';
+export function isSystemTopic(name: string): boolean {
+  return name.startsWith(SYSTEM_PREFIX);
+}
+
+/**
+ * Operational events hookline publishes itself; subscribe to them like any topic. Each is
+ * about one owner's object and reaches only that owner (see H.audience).
+ */
 export const SYSTEM_TOPICS = {
   endpointDisabled: {
     name: 'hookline.endpoint.disabled',

@@ -16,6 +16,8 @@ export function publishEvent(
     at: Date;
     recorded?: boolean;
     changesSeq?: number;
+    /** For a system event: the owner of the object it is about (null: the admin's). */
+    audience?: string | null;
   },
   timeoutMs = 10_000,
 ): Promise<PubAck> {
@@ -23,6 +25,7 @@ export function publishEvent(
   h.set(H.message, event.id);
   if (event.recorded) h.set(H.recorded, '1');
   if (event.changesSeq) h.set(H.changesSeq, String(event.changesSeq));
+  if (event.audience) h.set(H.audience, event.audience);
   return js.publish(
     natsNames(namespace).eventsSubject(event.topic),
     Buffer.from(eventBody(event.topic, event.at, event.data)),

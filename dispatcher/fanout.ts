@@ -2,7 +2,7 @@ import type { JsMsg } from 'nats';
 import { createResultBatcher } from '../core/batch.js';
 import { newDelivery } from '../core/deliveries.js';
 import type { Semaphore } from '../core/lifecycle.js';
-import { H, parseEventBody } from '../core/event.js';
+import { H, isSystemTopic, parseEventBody } from '../core/event.js';
 import { deliveryId } from '../core/ids.js';
 import type { MessageDoc, StoredDelivery } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
@@ -40,7 +40,7 @@ export async function fanOut(
   // An event published after a subscription change is fanned out with that change applied.
   const changesSeq = Number(m.headers?.get(H.changesSeq) ?? 0);
   if (changesSeq > 0) await ctx.subscriptions.caughtUp(changesSeq);
-  const endpoints = ctx.subscriptions.forTopic(topic);
+  const endpoints = audienceOf(m, topic, ctx.subscriptions.forTopic(topic));
   if (endpoints.length === 0) {
     m.ack();
     return undefined;
@@ -137,6 +137,21 @@ export function createDeliveryStore(ctx: Pick<DispatcherContext, 'mongo'>, lane:
     return fresh;
   }, 5000);
   return (d: StoredDelivery) => batcher.add(d);
+}
+
+/**
+ * Who may receive the event: every subscribed endpoint, but for a system event only the
+ * endpoints of the owner it is about and those without an owner. A system event that
+ * names no owner reaches only the latter: a tenant never learns of another's objects.
+ */
+function audienceOf(
+  m: JsMsg,
+  topic: string,
+  endpoints: readonly LiveEndpoint[],
+): readonly LiveEndpoint[] {
+  if (!isSystemTopic(topic)) return endpoints;
+  const owner = m.headers?.get(H.audience) || null;
+  return endpoints.filter((e) => e.ownerId === null || e.ownerId === owner);
 }
 
 /** Events that did not come through the registry (the sidecar's) are recorded here. */

@@ -10,7 +10,8 @@ import type { LiveEndpoint } from './subscriptions.js';
  * attempt has failed for HOOKLINE_DISABLE_AFTER. `failing_since` lives on the endpoint in
  * MongoDB (the first dispatcher to see a failure after a success sets it), so the clock is
  * the cluster's, not one process's. A disabled endpoint is announced on NATS and reported
- * as a `hookline.endpoint.disabled` event that anyone may subscribe to.
+ * as a `hookline.endpoint.disabled` event, which reaches only the endpoint owner's own
+ * endpoints and those without an owner (fan-out enforces it, see H.audience).
  */
 export function createEndpointHealth(ctx: DispatcherContext) {
   const { endpoints } = ctx.mongo.col;
@@ -44,6 +45,7 @@ export function createEndpointHealth(ctx: DispatcherContext) {
           disabled_at: now.toISOString(),
         },
         at: now,
+        audience: e.ownerId,
       }).catch((err: unknown) =>
         ctx.log.warn({ err, endpoint_id: e.id }, 'could not publish endpoint.disabled'),
       );

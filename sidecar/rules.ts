@@ -1,4 +1,4 @@
-import { isTopicName } from '../core/event.js';
+import { isSystemTopic, isTopicName } from '../core/event.js';
 
 /** How a service's log lines become events: from its labels, or from --flags. */
 export interface Rules {
@@ -44,6 +44,11 @@ export function rulesFrom(input: {
   const bad = topics.filter((t) => !isTopicName(t));
   if (bad.length > 0)
     throw new RulesError(`service "${input.service}": invalid topic name(s) ${bad.join(', ')}`);
+  const reserved = topics.filter(isSystemTopic);
+  if (reserved.length > 0)
+    throw new RulesError(
+      `service "${input.service}": ${reserved.join(', ')} ${reserved.length > 1 ? 'are' : 'is'} hookline's own (${LABEL.topics})`,
+    );
   let pattern: RegExp | null = null;
   if (input.pattern) {
     if (input.pattern.length > MAX_PATTERN)

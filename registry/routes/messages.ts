@@ -9,7 +9,7 @@ import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from 
 import { messageView } from '../views.js';
 import { listDeliveries } from '../delivery-list.js';
 import { allow } from '../principal.js';
-import { requireTopics, unknownTopics } from './topics.js';
+import { refuseSystemTopic, requireTopics, unknownTopics } from './topics.js';
 
 export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
   const { messages } = deps.mongo.col;
@@ -28,6 +28,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
         throw new ApiError('invalid_request', 'Idempotency-Key header and idempotency_key differ');
       }
       if (!('data' in req.body)) throw new ApiError('invalid_request', 'body: data is required');
+      refuseSystemTopic(req.body.topic);
       await requireTopics(deps, [req.body.topic]);
       const { message, repeated } = await publishMessage(deps, {
         topic: req.body.topic,
@@ -42,6 +43,7 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
     app.post('/messages/batch', { schema: { body: PublishBatch } }, async (req, reply) => {
       allow(req, 'admin', 'publisher');
       const items = req.body.messages;
+      for (const [i, m] of items.entries()) refuseSystemTopic(m.topic, `messages[${i}]`);
       const missing = await unknownTopics(
         deps,
         items.map((m) => m.topic),

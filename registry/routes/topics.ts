@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { SYSTEM_TOPICS } from '../../core/event.js';
+import { isSystemTopic, SYSTEM_PREFIX, SYSTEM_TOPICS } from '../../core/event.js';
 import { ApiError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { isDuplicateKey } from '../../core/mongo.js';
@@ -18,6 +18,11 @@ export function topicRoutes(deps: RegistryDeps) {
 
     app.post('/topics', { schema: { body: CreateTopic } }, async (req, reply) => {
       allow(req, 'admin', 'publisher');
+      if (isSystemTopic(req.body.name))
+        throw new ApiError(
+          'invalid_request',
+          `body: name: topics starting with "${SYSTEM_PREFIX}" are reserved for hookline's own events`,
+        );
       const doc = {
         _id: newId('top'),
         name: req.body.name,
@@ -78,6 +83,15 @@ export async function unknownTopics(
   if (known.size + found.length > MAX_KNOWN_TOPICS) known.clear();
   for (const t of found) known.add(t.name);
   return new Set(unsure.filter((n) => !known.has(n)));
+}
+
+/** hookline's own topics are published by hookline alone (their events are owner-scoped). */
+export function refuseSystemTopic(topic: string, where = 'topic'): void {
+  if (isSystemTopic(topic))
+    throw new ApiError(
+      'forbidden',
+      `${where}: "${topic}" is one of hookline's own topics; only hookline publishes to it.`,
+    );
 }
 
 /** Throws topic_not_found naming every topic in `names` that is not in the catalogue. */
