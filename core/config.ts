@@ -54,6 +54,7 @@ const SETTINGS = {
   },
   resyncInterval: { env: 'HOOKLINE_RESYNC_INTERVAL', def: '60s', parse: parseDuration },
   shutdownTimeout: { env: 'HOOKLINE_SHUTDOWN_TIMEOUT', def: '7s', parse: parseDuration },
+  crashAt: { env: 'HOOKLINE_TEST_CRASH_AT', def: '', parse: (s: string) => s },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -26,10 +26,6 @@ export const ERRORS = {
   invalid_token: { status: 422, message: 'The verification token does not match.' },
   topic_exists: { status: 409, message: 'A topic with this name exists already.' },
   conflict: { status: 409, message: 'The object is not in a state that allows this.' },
-  idempotency_in_progress: {
-    status: 409,
-    message: 'A request with this idempotency key is still being processed; retry shortly.',
-  },
   rate_limited: { status: 429, message: 'Too many requests.' },
   publish_failed: {
     status: 503,
@@ -52,4 +48,30 @@ export class ApiError extends Error {
     this.status = ERRORS[code].status;
     this.details = details;
   }
+}
+
+const UNAVAILABLE_NAMES = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoPoolClearedError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+]);
+const UNAVAILABLE_TEXT =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|timed out|\bTIMEOUT\b|no responders/i;
+
+/**
+ * Whether an internal error means a backing service (MongoDB, NATS) could not be reached:
+ * the request may succeed if retried, so the client gets 503, not 500. Looks through the
+ * wrappers the drivers put around the network error (a bulk write's `errorResponse`, a
+ * `cause`).
+ */
+export function isUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+  if (typeof e.name === 'string' && UNAVAILABLE_NAMES.has(e.name)) return true;
+  if (UNAVAILABLE_TEXT.test(`${String(e.code ?? '')} ${String(e.message ?? '')}`)) return true;
+  const wrapped = (err as { errorResponse?: unknown }).errorResponse;
+  return isUnavailable(e.cause, depth + 1) || isUnavailable(wrapped, depth + 1);
 }

@@ -58,6 +58,9 @@ export interface MessageDoc {
 export interface IdempotencyDoc {
   _id: string; // the key
   message_id: string;
+  /** The message the key holds, so that the key is never without it (absent before 0.2). */
+  topic?: string;
+  data?: unknown;
   created_at: Date;
 }
 

@@ -1,13 +1,12 @@
 import { ApiError } from '../core/errors.js';
+import { crashPoint } from '../core/faults.js';
 import { newId } from '../core/ids.js';
-import type { MessageDoc } from '../core/model.js';
+import type { IdempotencyDoc, MessageDoc } from '../core/model.js';
 import { duplicateKeyIndexes, isDuplicateKey } from '../core/mongo.js';
 import { publishEvent } from '../core/publish.js';
 import { currentOutcomes, deleteByIds } from '../core/deliveries.js';
 import type { RegistryDeps } from './context.js';
 
-/** JetStream's duplicate window: a republish inside it is dropped by the server. */
-const DEDUPE_WINDOW_MS = 110_000;
 /** How long an idempotency key answers with its first message. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
@@ -29,16 +28,24 @@ export async function publishMessage(deps: RegistryDeps, input: PublishInput): P
 
 /**
  * Accepts messages: records them, publishes them to JetStream and waits for every PubAck
- * (one round trip per step for the whole batch, the publishes in flight together). A
- * message whose idempotency key was seen within 24 h answers the first message and
- * publishes nothing new. If JetStream refuses some, those are taken back and
- * `publish_failed` names them; the rest stay accepted.
+ * (one round trip per step for the whole batch, the publishes in flight together).
+ *
+ * A message without a key is recorded, then published; if JetStream refuses it, the
+ * record is taken back and `publish_failed` names it.
+ *
+ * A message with a key is claimed first: one insert of the key that carries the whole
+ * message, so there is never a key without its message, whenever this process dies. It
+ * is then published, and recorded once JetStream has it: a record means "published". A
+ * later request with the key answers the message the key holds; when that one has no
+ * record yet (its first request is still running, failed, or died), the repeat publishes
+ * it — under the same id, so JetStream drops the copy if the first got there — and
+ * records it. The key is kept when publishing fails, so a retry finishes the first
+ * message instead of starting another.
  */
 export async function publishMany(
   deps: RegistryDeps,
   inputs: readonly PublishInput[],
 ): Promise<Published[]> {
-  const { messages, idempotency } = deps.mongo.col;
   const now = new Date();
   const fresh: MessageDoc[] = inputs.map((input) => ({
     _id: newId('msg'),
@@ -47,110 +54,167 @@ export async function publishMany(
     idempotency_key: input.idempotencyKey,
     created_at: now,
   }));
-  const results: Array<Published | null> = inputs.map(() => null);
+  /** Per input: the message it answers, and whether it repeats an earlier one. */
+  const answer: Array<Published | null> = inputs.map(() => null);
 
   // Keys: the first use of a key in the batch claims it; a later one repeats it.
   const firstIndexOfKey = new Map<string, number>();
   const claimants: number[] = [];
   inputs.forEach((input, i) => {
-    if (input.idempotencyKey === null) return;
-    if (firstIndexOfKey.has(input.idempotencyKey)) return;
+    if (input.idempotencyKey === null || firstIndexOfKey.has(input.idempotencyKey)) return;
     firstIndexOfKey.set(input.idempotencyKey, i);
     claimants.push(i);
   });
-  const taken = new Set<number>();
+  /** Messages published before they are recorded: keyed ones, fresh or unfinished repeats. */
+  const publishFirst: MessageDoc[] = [];
   if (claimants.length > 0) {
-    try {
-      await idempotency.insertMany(
-        claimants.map((i) => ({
-          _id: inputs[i]?.idempotencyKey as string,
-          message_id: fresh[i]?._id as string,
-          created_at: now,
-        })),
-        { ordered: false },
-      );
-    } catch (err) {
-      for (const pos of duplicateKeyIndexes(err)) taken.add(claimants[pos] as number);
-    }
-  }
-  for (const i of taken) {
-    const key = inputs[i]?.idempotencyKey as string;
-    // Taken: by a message within the window (a repeat), or by an expired one (claim it).
-    if (!(await claimKey(deps, key, fresh[i] as MessageDoc))) {
-      results[i] = { message: await firstMessage(deps, key), repeated: true };
+    const taken = await claimKeys(
+      deps,
+      claimants.map((i) => fresh[i] as MessageDoc),
+    );
+    for (const [k, i] of claimants.entries()) {
+      const mine = fresh[i] as MessageDoc;
+      const held = taken[k];
+      if (!held) {
+        publishFirst.push(mine);
+        continue;
+      }
+      answer[i] = { message: held.message, repeated: true };
+      if (!held.recorded) publishFirst.push(held.message);
     }
   }
   inputs.forEach((input, i) => {
-    const first =
-      input.idempotencyKey === null ? i : (firstIndexOfKey.get(input.idempotencyKey) as number);
+    if (input.idempotencyKey === null) return;
+    const first = firstIndexOfKey.get(input.idempotencyKey) as number;
     if (first !== i)
-      results[i] = {
-        message: results[first]?.message ?? (fresh[first] as MessageDoc),
+      answer[i] = {
+        message: answer[first]?.message ?? (fresh[first] as MessageDoc),
         repeated: true,
       };
   });
+  crashPoint(deps.config, 'publish.claimed');
 
-  const toStore = fresh.filter((_, i) => results[i] === null);
-  const releaseKeys = (docs: MessageDoc[]) => {
-    const keys = docs.map((m) => m.idempotency_key).filter((k): k is string => k !== null);
-    return keys.length > 0
-      ? idempotency.deleteMany({ _id: { $in: keys } }).catch(() => undefined)
-      : undefined;
-  };
-  if (toStore.length > 0) {
+  const recordFirst = fresh.filter((m) => m.idempotency_key === null);
+  const { messages } = deps.mongo.col;
+  if (recordFirst.length > 0) await messages.insertMany(recordFirst, { ordered: false });
+  const toPublish = [...recordFirst, ...publishFirst];
+  const outcomes = await Promise.allSettled(toPublish.map((m) => publishToStream(deps, m)));
+  const failedIds = new Set(
+    toPublish.filter((_, k) => outcomes[k]?.status === 'rejected').map((m) => m._id),
+  );
+  // Recorded once JetStream has them; a repeat that finds no record publishes again.
+  const published = publishFirst.filter((m) => !failedIds.has(m._id));
+  let unrecorded: unknown = null;
+  if (published.length > 0) {
     try {
-      await messages.insertMany(toStore, { ordered: false });
+      await messages.insertMany(published, { ordered: false });
     } catch (err) {
-      await releaseKeys(toStore);
-      throw err;
+      try {
+        duplicateKeyIndexes(err); // a concurrent repeat recorded it first: fine
+      } catch {
+        unrecorded = err;
+      }
     }
   }
-  const outcomes = await Promise.allSettled(toStore.map((m) => publishToStream(deps, m)));
-  const failed = toStore.filter((_, k) => outcomes[k]?.status === 'rejected');
-  if (failed.length > 0) {
+  if (failedIds.size > 0) {
     deps.log.error(
       {
-        count: failed.length,
+        count: failedIds.size,
         err: (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason,
       },
       'JetStream did not acknowledge messages',
     );
-    // Not accepted: take back what was stored so a retry starts clean.
-    await messages.deleteMany({ _id: { $in: failed.map((m) => m._id) } }).catch(() => undefined);
-    await releaseKeys(failed);
-    const failedIds = new Set(failed.map((m) => m._id));
+    // Not accepted: take back the records so nothing unpublished is listed. Keys stay
+    // with their message, which a retry with the key publishes.
+    const failedRecords = recordFirst.filter((m) => failedIds.has(m._id)).map((m) => m._id);
+    if (failedRecords.length > 0)
+      await messages.deleteMany({ _id: { $in: failedRecords } }).catch(() => undefined);
+    const accepted = (m: MessageDoc) => !failedIds.has(m._id);
     throw new ApiError('publish_failed', undefined, {
-      failed: fresh.map((m, i) => (failedIds.has(m._id) ? i : -1)).filter((i) => i >= 0),
-      accepted: fresh
-        .filter((m, i) => results[i] === null && !failedIds.has(m._id))
-        .map((m) => m._id),
+      failed: inputs
+        .map((_, i) => i)
+        .filter((i) => !accepted(answer[i]?.message ?? (fresh[i] as MessageDoc))),
+      accepted: fresh.filter((m, i) => answer[i] === null && accepted(m)).map((m) => m._id),
     });
   }
-  return fresh.map((m, i) => results[i] ?? { message: m, repeated: false });
+  // JetStream has them, but a keyed message without its record is not finished: the
+  // client's retry with the key records it.
+  if (unrecorded) {
+    deps.log.error({ err: unrecorded }, 'published messages could not be recorded');
+    throw new ApiError(
+      'unavailable',
+      'The store did not record the message; retry with the same idempotency key to finish it.',
+      { accepted: recordFirst.map((m) => m._id) },
+    );
+  }
+  return fresh.map((m, i) => answer[i] ?? { message: m, repeated: false });
+}
+
+/** A key held by an earlier message: that message, and whether it is recorded (published). */
+interface Held {
+  message: MessageDoc;
+  recorded: boolean;
+}
+
+function keyDoc(m: MessageDoc): IdempotencyDoc {
+  return {
+    _id: m.idempotency_key as string,
+    message_id: m._id,
+    topic: m.topic,
+    data: m.data,
+    created_at: m.created_at,
+  };
 }
 
 /**
- * Stores the key, or finds it taken. A key older than the window is expired: removed and
- * claimed afresh (the periodic sweep removes the rest).
+ * Claims each message's key, in one insert for all. Per message: null when it claimed
+ * its key, else what holds the key. A key past the window is removed and claimed afresh.
  */
-async function claimKey(deps: RegistryDeps, key: string, message: MessageDoc): Promise<boolean> {
+async function claimKeys(deps: RegistryDeps, msgs: MessageDoc[]): Promise<Array<Held | null>> {
   const { idempotency } = deps.mongo.col;
-  for (let i = 0; i < 2; i++) {
+  const out: Array<Held | null> = msgs.map(() => null);
+  let taken: number[] = [];
+  try {
+    await idempotency.insertMany(msgs.map(keyDoc), { ordered: false });
+  } catch (err) {
+    taken = duplicateKeyIndexes(err);
+  }
+  for (const k of taken) out[k] = await heldOrClaim(deps, msgs[k] as MessageDoc);
+  return out;
+}
+
+async function heldOrClaim(deps: RegistryDeps, mine: MessageDoc): Promise<Held | null> {
+  const { idempotency, messages } = deps.mongo.col;
+  const key = mine.idempotency_key as string;
+  for (let round = 0; round < 3; round++) {
+    const doc = await idempotency.findOne({ _id: key });
+    if (doc) {
+      const expired = doc.created_at.getTime() < Date.now() - IDEMPOTENCY_WINDOW_MS;
+      const record = expired ? null : await messages.findOne({ _id: doc.message_id });
+      if (record) return { message: record, recorded: true };
+      if (!expired && doc.topic !== undefined) {
+        const message: MessageDoc = {
+          _id: doc.message_id,
+          topic: doc.topic,
+          data: doc.data ?? null,
+          idempotency_key: key,
+          created_at: doc.created_at,
+        };
+        return { message, recorded: false };
+      }
+      // Past the window, or a key of an earlier release that holds no message and never
+      // got its record (its request died between two writes): free to claim.
+      await idempotency.deleteOne({ _id: key, message_id: doc.message_id });
+    }
     try {
-      await idempotency.insertOne({
-        _id: key,
-        message_id: message._id,
-        created_at: message.created_at,
-      });
-      return true;
+      await idempotency.insertOne(keyDoc(mine));
+      return null;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      const expired = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
-      const removed = await idempotency.deleteOne({ _id: key, created_at: { $lt: expired } });
-      if (removed.deletedCount === 0) return false;
+      // Someone claimed it meanwhile: read it again.
     }
   }
-  return false;
+  throw new ApiError('unavailable', 'The idempotency key is contended; retry shortly.');
 }
 
 /**
@@ -203,33 +267,21 @@ export async function sweepIdempotencyKeys(deps: Pick<RegistryDeps, 'mongo'>): P
   return res.deletedCount;
 }
 
-async function firstMessage(deps: RegistryDeps, key: string): Promise<MessageDoc> {
-  const { messages, idempotency } = deps.mongo.col;
-  // The first request may still be between its two writes: give it a moment.
-  for (let i = 0; i < 20; i++) {
-    const idem = await idempotency.findOne({ _id: key });
-    if (!idem) break;
-    const first = await messages.findOne({ _id: idem.message_id });
-    if (first) {
-      // A first request that died after storing but before its PubAck left a message that
-      // may never have reached JetStream. Inside the duplicate window a republish is free,
-      // and it makes the repeat as good as the first.
-      if (Date.now() - first.created_at.getTime() < DEDUPE_WINDOW_MS)
-        await publishToStream(deps, first);
-      return first;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new ApiError('idempotency_in_progress');
-}
+/** How long a publish waits for JetStream's PubAck before it answers 503. */
+const PUBACK_TIMEOUT_MS = 5_000;
 
-export async function publishToStream(deps: RegistryDeps, message: MessageDoc): Promise<void> {
-  await publishEvent(deps.js, deps.config.namespace, {
-    id: message._id,
-    topic: message.topic,
-    data: message.data,
-    at: message.created_at,
-    recorded: true,
-    changesSeq: deps.announcer.lastSeq,
-  });
+async function publishToStream(deps: RegistryDeps, message: MessageDoc): Promise<void> {
+  await publishEvent(
+    deps.js,
+    deps.config.namespace,
+    {
+      id: message._id,
+      topic: message.topic,
+      data: message.data,
+      at: message.created_at,
+      recorded: true,
+      changesSeq: deps.announcer.lastSeq,
+    },
+    PUBACK_TIMEOUT_MS,
+  );
 }
