@@ -32,7 +32,10 @@ export interface Mongo {
 
 export async function connectMongo(url: string): Promise<Mongo> {
   const client = new MongoClient(url, {
-    serverSelectionTimeoutMS: 10_000,
+    // While the store is away, an operation fails after this long instead of waiting for
+    // it: a publish answers 503 within seconds, and dispatchers hand their work back to
+    // JetStream to be tried again.
+    serverSelectionTimeoutMS: 3_000,
     appName: 'hookline',
   });
   await client.connect();

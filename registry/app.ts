@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { ApiError, ERRORS } from '../core/errors.js';
+import { ApiError, ERRORS, isUnavailable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { createAuthenticator } from './principal.js';
 import { principalRoutes } from './routes/principals.js';
@@ -180,11 +180,7 @@ function toErrorBody(err: FastifyError | ApiError): {
   if (status >= 400 && status < 500) {
     return { status, code: 'bad_request', message: fe.message, extra: {} };
   }
-  if (
-    /ECONNREFUSED|MongoServerSelectionError|MongoNetworkError|timed out/i.test(
-      `${fe.name} ${fe.message}`,
-    )
-  ) {
+  if (isUnavailable(err)) {
     return { status: 503, code: 'unavailable', message: ERRORS.unavailable.message, extra: {} };
   }
   return { status: 500, code: 'internal', message: ERRORS.internal.message, extra: {} };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ERRORS } from '../../core/errors.js';
+import { ERRORS, isUnavailable } from '../../core/errors.js';
 
 test('every error code is documented in docs/errors.md, and nothing else is', () => {
   const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
@@ -21,4 +21,21 @@ test('every error code is documented in docs/errors.md, and nothing else is', ()
 
 test('codes are snake_case', () => {
   for (const code of Object.keys(ERRORS)) assert.match(code, /^[a-z]+(_[a-z]+)*$/);
+});
+
+test('isUnavailable: network failures of MongoDB and NATS, however wrapped; nothing else', () => {
+  const network = Object.assign(new Error('read ECONNRESET'), { name: 'MongoNetworkError' });
+  const bulk = Object.assign(new Error('read ECONNRESET'), {
+    name: 'MongoBulkWriteError',
+    errorResponse: network,
+  });
+  const selection = Object.assign(new Error('Server selection timed out after 3000 ms'), {
+    name: 'MongoServerSelectionError',
+  });
+  const nats = Object.assign(new Error('TIMEOUT'), { name: 'NatsError', code: 'TIMEOUT' });
+  const wrapped = new Error('publish failed', { cause: nats });
+  for (const e of [network, bulk, selection, nats, wrapped]) assert.ok(isUnavailable(e), e.message);
+  const duplicate = Object.assign(new Error('E11000 duplicate key'), { code: 11000 });
+  for (const e of [duplicate, new TypeError('x is undefined'), null, 'text', 42])
+    assert.equal(isUnavailable(e), false);
 });

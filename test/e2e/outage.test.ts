@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { MongoClient } from 'mongodb';
+import { sleep } from '../../core/lifecycle.js';
+import { freePort, isolation, NATS_URL, waitFor } from '../helpers/env.js';
+import { startOwnFerretDB } from '../helpers/ferretdb.js';
+import { apiClient } from '../helpers/hookline.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { type HooklineProcess, spawnHookline } from '../helpers/process.js';
+import { percentile, type PublishReport, rssMb, startPublishers } from '../helpers/publishers.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+// The store, then NATS, goes away under load (SIGKILL) and comes back. Publishes meanwhile
+// get a clear 503 within a bound, never a hang; deliveries pause and resume; nothing
+// accepted is lost; no process exits.
+
+/** What a publish may take to answer while a backing service is away. */
+const ANSWER_BOUND_MS = 8_000;
+
+const procs: HooklineProcess[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function system(label: string, over: { mongodbBase?: string; natsUrl?: string }) {
+  const iso = isolation(label);
+  const natsUrl = over.natsUrl ?? NATS_URL;
+  const mongodbUrl = over.mongodbBase ? `${over.mongodbBase}/${iso.namespace}` : iso.mongodbUrl;
+  // An own server goes with its store; what is on the machine's is removed.
+  if (!over.natsUrl) cleanups.push(() => iso.cleanup());
+  else
+    cleanups.push(async () => {
+      const client = await MongoClient.connect(mongodbUrl);
+      await client.db().dropDatabase();
+      await client.close();
+    });
+  const received = new Map<string, number>();
+  const r = await startReceiver((req, res) => {
+    const k = `${req.headers['webhook-id']} ${req.path}`;
+    received.set(k, (received.get(k) ?? 0) + 1);
+    res.writeHead(200);
+    res.end();
+  });
+  cleanups.push(() => r.close());
+  const port = await freePort();
+  const env = {
+    HOOKLINE_ADDR: `127.0.0.1:${port}`,
+    HOOKLINE_NATS_URL: natsUrl,
+    HOOKLINE_MONGODB_URL: mongodbUrl,
+    HOOKLINE_NAMESPACE: iso.namespace,
+    HOOKLINE_ADMIN_TOKEN: 'adm',
+    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
+    HOOKLINE_VERIFY_ENDPOINTS: 'false',
+    HOOKLINE_RETRY_SCHEDULE: '500ms,1s,2s,2s,5s,5s,5s',
+    HOOKLINE_LOG_LEVEL: 'info',
+  };
+  const registry = await spawnHookline(['registry'], env);
+  const dispatcher = await spawnHookline(['dispatcher'], env);
+  procs.push(registry, dispatcher);
+  const url = `http://127.0.0.1:${port}`;
+  const api = apiClient(url, 'adm');
+  assert.equal((await api('POST', '/v1/topics', { name: 'outage.topic' })).status, 201);
+  const paths = ['/a', '/b'];
+  for (const p of paths)
+    assert.equal(
+      (await api('POST', '/v1/endpoints', { url: r.url + p, topics: ['outage.topic'] })).status,
+      201,
+    );
+  return { url, received, paths, registry, dispatcher };
+}
+
+/**
+ * Runs keyed publishers; when a third is accepted, `outage` takes the service away and
+ * brings it back. Returns the report and the outage's window.
+ */
+async function underLoad(
+  url: string,
+  outage: () => Promise<{ downAt: number; upAt: number }>,
+): Promise<{ report: PublishReport; downAt: number; upAt: number; total: number }> {
+  const total = 8 * 150;
+  let window: Promise<{ downAt: number; upAt: number }> | null = null;
+  const load = startPublishers({
+    url: () => url,
+    token: 'adm',
+    topic: 'outage.topic',
+    publishers: 8,
+    perPublisher: 150,
+    deadlineMs: 120_000,
+    onAccepted: (n) => {
+      if (n >= total / 3 && !window) window = outage();
+    },
+  });
+  const report = await load.done;
+  assert.ok(window, 'the outage happened under load');
+  return { report, total, ...(await (window as Promise<{ downAt: number; upAt: number }>)) };
+}
+
+async function check(
+  what: string,
+  s: Awaited<ReturnType<typeof system>>,
+  run: Awaited<ReturnType<typeof underLoad>>,
+  rssBefore: number[],
+) {
+  const { report, total, downAt, upAt } = run;
+  const expected = [...report.accepted.values()].flatMap((id) => s.paths.map((p) => `${id} ${p}`));
+  await waitFor(
+    'every accepted message at every endpoint',
+    () => expected.every((k) => s.received.has(k)),
+    60_000,
+    200,
+  );
+  const drained = Date.now() - Math.max(...report.acceptedAt);
+  const lost = expected.filter((k) => !s.received.has(k));
+  const wanted = new Set(expected);
+  const unexpected = [...s.received.keys()].filter((k) => !wanted.has(k));
+  const duplicates = [...s.received.values()].reduce((n, c) => n + c - 1, 0);
+  const during = report.failures.filter((f) => f.at >= downAt - 1000);
+  const slowest = Math.max(0, ...report.failures.map((f) => f.ms));
+  const recovered = (report.acceptedAt.find((t) => t >= upAt) ?? Number.NaN) - upAt;
+  const rssAfter = [
+    await rssMb(s.registry.child.pid ?? 0),
+    await rssMb(s.dispatcher.child.pid ?? 0),
+  ];
+  const codes = [...new Set(report.failures.map((f) => `${f.status} ${f.code}`))];
+  console.log(
+    `${what}: ${report.accepted.size}/${total} accepted, ${lost.length} lost, ${duplicates} duplicate receipts; ${during.length} publishes refused (${codes.join(', ')}), slowest answer ${slowest} ms, ${report.timeouts} client timeouts; first 202 ${recovered} ms after it was back, every delivery made ${drained} ms after the last 202; p99 accepted ${percentile(report.latencies, 99)} ms; RSS registry ${rssBefore[0]}→${rssAfter[0]} MB, dispatcher ${rssBefore[1]}→${rssAfter[1]} MB`,
+  );
+  if (report.failures.some((f) => f.status !== 503)) {
+    const errors = s.registry
+      .stdout()
+      .split('\n')
+      .filter((l) => /"level":(50|40)/.test(l));
+    console.log(`registry errors:\n${errors.slice(0, 3).join('\n')}`);
+  }
+  assert.ok(during.length > 0, 'publishes during the outage were refused');
+  for (const f of report.failures) {
+    assert.equal(f.status, 503, `a refused publish answers 503 (got ${f.status} ${f.code})`);
+    assert.ok(f.code === 'unavailable' || f.code === 'publish_failed', `code ${f.code}`);
+  }
+  assert.ok(slowest <= ANSWER_BOUND_MS, `every publish answered within ${ANSWER_BOUND_MS} ms`);
+  assert.equal(report.timeouts, 0);
+  assert.deepEqual(report.stuck, []);
+  assert.equal(report.accepted.size, total);
+  assert.deepEqual(report.conflicting, []);
+  assert.deepEqual(lost, []);
+  assert.deepEqual(unexpected, [], 'nothing but the accepted messages');
+  assert.equal(s.registry.child.exitCode, null, 'the registry is still running');
+  assert.equal(s.dispatcher.child.exitCode, null, 'the dispatcher is still running');
+  for (const [i, before] of rssBefore.entries())
+    assert.ok(
+      (rssAfter[i] ?? 0) < before + 200,
+      `memory stays bounded (${before}→${rssAfter[i]} MB)`,
+    );
+}
+
+test('the store SIGKILLed under load and back after 10 s: 503s meanwhile, nothing lost', async () => {
+  const db = await startOwnFerretDB();
+  cleanups.push(() => db.close());
+  const s = await system('storeaway', { mongodbBase: db.url });
+  const rssBefore = [
+    await rssMb(s.registry.child.pid ?? 0),
+    await rssMb(s.dispatcher.child.pid ?? 0),
+  ];
+  const run = await underLoad(s.url, async () => {
+    await db.kill();
+    const downAt = Date.now();
+    await sleep(10_000);
+    await db.start();
+    return { downAt, upAt: Date.now() };
+  });
+  await check('store away 10 s', s, run, rssBefore);
+});
+
+test('NATS SIGKILLed under load and back after 5 s: 503s meanwhile, nothing lost', async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.close());
+  const s = await system('natsaway', { natsUrl: nats.url });
+  const rssBefore = [
+    await rssMb(s.registry.child.pid ?? 0),
+    await rssMb(s.dispatcher.child.pid ?? 0),
+  ];
+  const run = await underLoad(s.url, async () => {
+    await nats.stop();
+    const downAt = Date.now();
+    await sleep(5_000);
+    await nats.start();
+    return { downAt, upAt: Date.now() };
+  });
+  await check('NATS away 5 s', s, run, rssBefore);
+});
