@@ -7,6 +7,7 @@ import Fastify, {
 } from 'fastify';
 import { ApiError, ERRORS, isUnavailable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { createBodyDrain } from './body-limit.js';
 import { createAuthenticator } from './principal.js';
 import { principalRoutes } from './routes/principals.js';
 import type { RegistryDeps } from './context.js';
@@ -67,8 +68,13 @@ export function buildRegistry(
     },
   );
 
+  // A refused body's connection ends only once the rest of the body has been read (bounded).
+  const bodyDrain = createBodyDrain(deps.config.maxBodyBytes);
+  app.addHook('preClose', async () => bodyDrain.close());
+
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const body = toErrorBody(err);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') bodyDrain.afterRefusal(req.raw, reply.raw);
     if (body.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
     const retryAfter = (body.extra.details as { retry_after?: number } | undefined)?.retry_after;
     if (body.status === 429 && retryAfter) void reply.header('retry-after', String(retryAfter));
