@@ -1,51 +1,8 @@
+import { ApiError, createApiClient, type Page } from '../core/api-client.js';
 import type { Config } from '../core/config.js';
 import { flag, type ParsedArgs } from './args.js';
 
 type Json = Record<string, unknown>;
-
-class ApiClient {
-  constructor(
-    private readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  async call(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<unknown> {
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers: {
-        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? null : JSON.stringify(body),
-    });
-    if (res.status === 204) return null;
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
-    if (!res.ok) {
-      const err = (parsed as { error?: { code?: string; message?: string } }).error;
-      throw new Error(`${res.status} ${err?.code ?? ''}: ${err?.message ?? text}`.trim());
-    }
-    return parsed;
-  }
-}
-
-function query(params: Record<string, string | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
 
 function need(args: ParsedArgs, index: number, what: string): string {
   const v = args.positionals[index];
@@ -106,18 +63,28 @@ export async function runClient(
   args: ParsedArgs,
   config: Config,
 ): Promise<string> {
-  const api = new ApiClient(config.url, config.token);
+  try {
+    return await runCommand(command, args, config);
+  } catch (err) {
+    // `404 endpoint_not_found: Unknown endpoint "ep_1".`, as the CLI has always printed.
+    if (err instanceof ApiError) throw new Error(err.describe());
+    throw err;
+  }
+}
+
+async function runCommand(command: string, args: ParsedArgs, config: Config): Promise<string> {
+  const api = createApiClient({ baseUrl: config.url, token: config.token });
   const output = flag(args, 'output') ?? 'table';
   if (output !== 'table' && output !== 'json') throw new Error('--output is table or json');
   const sub = args.positionals[1];
   const show = (kind: string, v: unknown) => render(kind, v, output);
-  const list = (kind: string, path: string, params: Record<string, string | undefined> = {}) =>
-    api
-      .call(
-        'GET',
-        path + query({ ...params, limit: flag(args, 'limit'), cursor: flag(args, 'cursor') }),
-      )
-      .then((v) => show(kind, v));
+  const limit = flag(args, 'limit');
+  const page: Page = {
+    limit: limit === undefined ? undefined : Number(limit),
+    cursor: flag(args, 'cursor'),
+  };
+  if (limit !== undefined && !/^\d+$/.test(limit))
+    throw new Error('--limit must be a whole number');
 
   switch (command) {
     case 'topics':
@@ -125,13 +92,13 @@ export async function runClient(
         const desc = flag(args, 'description');
         return show(
           'topics',
-          await api.call('POST', '/v1/topics', {
+          await api.topics.create({
             name: need(args, 2, 'topic name'),
             ...(desc ? { description: desc } : {}),
           }),
         );
       }
-      if (sub === 'list') return list('topics', '/v1/topics');
+      if (sub === 'list') return show('topics', await api.topics.list(page));
       break;
     case 'endpoints': {
       const id = () => need(args, 2, 'endpoint id');
@@ -143,37 +110,30 @@ export async function runClient(
             throw new Error('endpoints create needs --url and at least one --topic');
           const rate = flag(args, 'rate-limit');
           const desc = flag(args, 'description');
-          const body: Json = { url, topics };
-          if (rate !== undefined) body.rate_limit = Number(rate);
-          if (desc !== undefined) body.description = desc;
-          return show('endpoints', await api.call('POST', '/v1/endpoints', body));
-        }
-        case 'list':
-          return list('endpoints', '/v1/endpoints');
-        case 'get':
           return show(
             'endpoints',
-            await api.call('GET', `/v1/endpoints/${encodeURIComponent(id())}`),
-          );
-        case 'delete':
-          return show(
-            'endpoints',
-            await api.call('DELETE', `/v1/endpoints/${encodeURIComponent(id())}`),
-          );
-        case 'enable':
-        case 'disable':
-        case 'rotate-secret':
-          return show(
-            'endpoints',
-            await api.call('POST', `/v1/endpoints/${encodeURIComponent(id())}/${sub}`),
-          );
-        case 'verify':
-          return show(
-            'endpoints',
-            await api.call('POST', `/v1/endpoints/${encodeURIComponent(id())}/verify`, {
-              token: need(args, 3, 'token'),
+            await api.endpoints.create({
+              url,
+              topics,
+              ...(rate !== undefined ? { rate_limit: Number(rate) } : {}),
+              ...(desc !== undefined ? { description: desc } : {}),
             }),
           );
+        }
+        case 'list':
+          return show('endpoints', await api.endpoints.list(page));
+        case 'get':
+          return show('endpoints', await api.endpoints.get(id()));
+        case 'delete':
+          return show('endpoints', await api.endpoints.remove(id()));
+        case 'enable':
+          return show('endpoints', await api.endpoints.enable(id()));
+        case 'disable':
+          return show('endpoints', await api.endpoints.disable(id()));
+        case 'rotate-secret':
+          return show('endpoints', await api.endpoints.rotateSecret(id()));
+        case 'verify':
+          return show('endpoints', await api.endpoints.verify(id(), need(args, 3, 'token')));
       }
       break;
     }
@@ -186,59 +146,40 @@ export async function runClient(
       } catch {
         throw new Error(`the data is not valid JSON: ${raw}`);
       }
-      const key = flag(args, 'idempotency-key');
       return show(
         'messages',
-        await api.call(
-          'POST',
-          '/v1/messages',
-          { topic, data },
-          key ? { 'idempotency-key': key } : {},
-        ),
+        await api.messages.publish({ topic, data }, flag(args, 'idempotency-key')),
       );
     }
     case 'messages':
-      if (sub === 'list') return list('messages', '/v1/messages', { topic: flag(args, 'topic') });
+      if (sub === 'list')
+        return show('messages', await api.messages.list({ ...page, topic: flag(args, 'topic') }));
       if (sub === 'get')
-        return show(
-          'messages',
-          await api.call('GET', `/v1/messages/${encodeURIComponent(need(args, 2, 'message id'))}`),
-        );
+        return show('messages', await api.messages.get(need(args, 2, 'message id')));
       if (sub === 'deliveries')
-        return list(
-          'deliveries',
-          `/v1/messages/${encodeURIComponent(need(args, 2, 'message id'))}/deliveries`,
-        );
+        return show('deliveries', await api.messages.deliveries(need(args, 2, 'message id'), page));
       break;
     case 'deliveries':
       if (sub === 'list') {
-        return list('deliveries', '/v1/deliveries', {
-          endpoint_id: flag(args, 'endpoint-id'),
-          message_id: flag(args, 'message-id'),
-          status: flag(args, 'status'),
-        });
+        const status = flag(args, 'status');
+        if (status !== undefined && !['pending', 'succeeded', 'failed'].includes(status))
+          throw new Error('--status is pending, succeeded or failed');
+        return show(
+          'deliveries',
+          await api.deliveries.list({
+            ...page,
+            endpoint_id: flag(args, 'endpoint-id'),
+            message_id: flag(args, 'message-id'),
+            status: status as 'pending' | 'succeeded' | 'failed' | undefined,
+          }),
+        );
       }
       if (sub === 'get')
-        return show(
-          'deliveries',
-          await api.call(
-            'GET',
-            `/v1/deliveries/${encodeURIComponent(need(args, 2, 'delivery id'))}`,
-          ),
-        );
+        return show('deliveries', await api.deliveries.get(need(args, 2, 'delivery id')));
       if (sub === 'attempts')
-        return list(
-          'attempts',
-          `/v1/deliveries/${encodeURIComponent(need(args, 2, 'delivery id'))}/attempts`,
-        );
+        return show('attempts', await api.deliveries.attempts(need(args, 2, 'delivery id'), page));
       if (sub === 'retry')
-        return show(
-          'deliveries',
-          await api.call(
-            'POST',
-            `/v1/deliveries/${encodeURIComponent(need(args, 2, 'delivery id'))}/retry`,
-          ),
-        );
+        return show('deliveries', await api.deliveries.retry(need(args, 2, 'delivery id')));
       break;
   }
   throw new Error(`unknown command: hookline ${args.positionals.join(' ')} (see hookline --help)`);

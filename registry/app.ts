@@ -18,6 +18,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { topicRoutes } from './routes/topics.js';
+import { type UiOptions, uiRoutes } from './ui-serve.js';
 
 export type App = FastifyInstance;
 
@@ -27,7 +28,7 @@ export type App = FastifyInstance;
  */
 export function buildRegistry(
   deps: RegistryDeps,
-  options: { adminHash: string; metricsRegistry?: Registry },
+  options: { adminHash: string; metricsRegistry?: Registry; ui?: UiOptions },
 ): App {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'registry' }) as FastifyBaseLogger,
@@ -102,6 +103,7 @@ export function buildRegistry(
   });
 
   void app.register(healthRoutes(deps, metrics));
+  void app.register(uiRoutes(options.ui));
   void app.register(
     async (v1) => {
       v1.decorateRequest('principal', null as never);

@@ -1,0 +1,7 @@
+import { render } from 'preact';
+import '../shared/styles.css';
+import { Portal } from './app.js';
+
+const root = document.getElementById('app') as HTMLElement;
+root.textContent = ''; // the boot message
+render(<Portal />, root);

@@ -1,0 +1,216 @@
+import type { Attempt, Delivery } from '../../../../core/api-client.js';
+import { Badge, Dl, Empty, ErrorNote, Json, Pager, Show, Time } from './components.js';
+import { useSession } from './context.js';
+import { type Paged, useAction, useAsync, useInterval, usePaged } from './hooks.js';
+
+/** One row per delivery; `endpoints` names endpoints by URL where known. */
+export function DeliveryTable({
+  list,
+  endpointHref,
+  showEndpoint = true,
+  empty = 'No deliveries.',
+}: {
+  list: Paged<Delivery>;
+  endpointHref?: (id: string) => string;
+  showEndpoint?: boolean;
+  empty?: string;
+}) {
+  const { base } = useSession();
+  return (
+    <Show state={list} what="Loading deliveries">
+      {(page) =>
+        page.data.length === 0 ? (
+          <Empty>{empty}</Empty>
+        ) : (
+          <>
+            <div class="table-wrap">
+              <table aria-label="Deliveries">
+                <thead>
+                  <tr>
+                    <th>Delivery</th>
+                    <th>Status</th>
+                    <th>Topic</th>
+                    {showEndpoint ? <th class="opt">Endpoint</th> : null}
+                    <th>Attempts</th>
+                    <th class="opt">Last answer</th>
+                    <th>Created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {page.data.map((d) => (
+                    <tr key={d.id} data-id={d.id}>
+                      <td class="mono">
+                        <a href={`${base}/deliveries/${encodeURIComponent(d.id)}`}>{d.id}</a>
+                      </td>
+                      <td>
+                        <Badge status={d.status} />
+                      </td>
+                      <td>{d.topic}</td>
+                      {showEndpoint ? (
+                        <td class="mono opt">
+                          {endpointHref ? (
+                            <a href={endpointHref(d.endpoint_id)}>{d.endpoint_id}</a>
+                          ) : (
+                            d.endpoint_id
+                          )}
+                        </td>
+                      ) : null}
+                      <td>{d.attempts}</td>
+                      <td class="opt">{lastAnswer(d)}</td>
+                      <td>
+                        <Time iso={d.created_at} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager list={list} />
+          </>
+        )
+      }
+    </Show>
+  );
+}
+
+function lastAnswer(d: Pick<Delivery, 'last_status_code' | 'last_error'>): string {
+  if (d.last_status_code) return `HTTP ${d.last_status_code}`;
+  return d.last_error ?? '–';
+}
+
+function attemptResult(a: Attempt): string {
+  if (a.status_code) return `HTTP ${a.status_code}`;
+  return 'no answer';
+}
+
+/** A delivery with every attempt, its next attempt time, and a retry when it has failed. */
+export function DeliveryDetail({
+  id,
+  endpointHref,
+  messageHref,
+}: {
+  id: string;
+  endpointHref?: (id: string) => string;
+  messageHref?: (id: string) => string;
+}) {
+  const { api } = useSession();
+  const delivery = useAsync(() => api.deliveries.get(id), [id]);
+  const attempts = usePaged((cursor) => api.deliveries.attempts(id, { cursor }), [id]);
+  const retry = useAction(async () => {
+    const d = await api.deliveries.retry(id);
+    delivery.reload();
+    attempts.reload();
+    return d;
+  });
+  const pending = delivery.data?.status === 'pending';
+  // While it waits for an attempt, the page follows it.
+  useInterval(
+    () => {
+      delivery.reload();
+      attempts.reload();
+    },
+    1000,
+    pending,
+  );
+  return (
+    <>
+      <h1>
+        Delivery <span class="mono">{id}</span>
+      </h1>
+      <Show state={delivery} what="Loading the delivery">
+        {(d) => (
+          <section class="panel" aria-label="Delivery">
+            <div class="spread">
+              <Badge status={d.status} />
+              <button
+                type="button"
+                onClick={() => void retry.run()}
+                disabled={d.status !== 'failed' || retry.running}
+                title={d.status === 'failed' ? '' : 'Only a failed delivery can be retried'}
+              >
+                {retry.running ? 'Retrying…' : 'Retry now'}
+              </button>
+            </div>
+            {retry.result ? (
+              <div class="note note-ok" role="status">
+                Retry queued: one more attempt is being made now.
+              </div>
+            ) : null}
+            <ErrorNote error={retry.error} title="Retry refused" />
+            <Dl
+              rows={[
+                ['Topic', d.topic],
+                [
+                  'Message',
+                  messageHref ? (
+                    <a class="mono" href={messageHref(d.message_id)}>
+                      {d.message_id}
+                    </a>
+                  ) : (
+                    <span class="mono">{d.message_id}</span>
+                  ),
+                ],
+                [
+                  'Endpoint',
+                  endpointHref ? (
+                    <a class="mono" href={endpointHref(d.endpoint_id)}>
+                      {d.endpoint_id}
+                    </a>
+                  ) : (
+                    <span class="mono">{d.endpoint_id}</span>
+                  ),
+                ],
+                ['Attempts', String(d.attempts)],
+                [
+                  'Next attempt',
+                  d.status === 'pending' ? <Time iso={d.next_attempt_at} /> : 'none: it has ended',
+                ],
+                ['Last answer', lastAnswer(d)],
+                ['Created', <Time key="c" iso={d.created_at} />],
+                ['Updated', <Time key="u" iso={d.updated_at} />],
+              ]}
+            />
+          </section>
+        )}
+      </Show>
+      <h2>Attempts</h2>
+      <Show state={attempts} what="Loading attempts">
+        {(page) =>
+          page.data.length === 0 ? (
+            <Empty>No attempt yet{pending ? ': the first is on its way.' : '.'}</Empty>
+          ) : (
+            <>
+              <ol class="attempts" aria-label="Attempts">
+                {page.data.map((a) => (
+                  <li key={a.id} class="panel">
+                    <div class="spread">
+                      <strong>
+                        <Badge
+                          status={a.status_code && a.status_code < 300 ? 'succeeded' : 'failed'}
+                        />{' '}
+                        {attemptResult(a)}
+                      </strong>
+                      <span>
+                        {a.duration_ms} ms · <Time iso={a.created_at} />
+                      </span>
+                    </div>
+                    {a.error ? <p class="note note-error">{a.error}</p> : null}
+                    {a.response_body ? (
+                      <details>
+                        <summary>Response body ({a.response_body.length} characters)</summary>
+                        <Json value={a.response_body} />
+                      </details>
+                    ) : (
+                      <p class="muted">Empty response body.</p>
+                    )}
+                  </li>
+                ))}
+              </ol>
+              <Pager list={attempts} />
+            </>
+          )
+        }
+      </Show>
+    </>
+  );
+}

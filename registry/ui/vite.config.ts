@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url';
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vite';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+// Two pages, each its own entry: the console (`/`) and the subscriber portal (`/portal`).
+// Everything is emitted as files under dist/ui: no inline script or style, so the strict
+// Content-Security-Policy of registry/ui-serve.ts holds.
+export default defineConfig({
+  root: here,
+  base: '/',
+  plugins: [preact({ devToolsEnabled: false, prerender: { enabled: false } })],
+  build: {
+    outDir: fileURLToPath(new URL('../../dist/ui', import.meta.url)),
+    emptyOutDir: true,
+    manifest: true,
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    sourcemap: false,
+    target: 'es2022',
+    rollupOptions: {
+      output: {
+        chunkFileNames: 'assets/shared-[hash].js',
+        assetFileNames: 'assets/[name]-[hash][extname]',
+      },
+      input: {
+        console: fileURLToPath(new URL('index.html', import.meta.url)),
+        portal: fileURLToPath(new URL('portal.html', import.meta.url)),
+      },
+    },
+  },
+  server: { host: '127.0.0.1' },
+});
