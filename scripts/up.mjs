@@ -1,23 +1,30 @@
 // `npm start`: brings up a working hookline on this machine and shows an event flowing.
 //
-//  1. finds MongoDB (HOOKLINE_MONGODB_URL, or 127.0.0.1:27017) or starts FerretDB;
-//  2. builds hookline if needed and starts `hookline all` (registry + dispatcher);
+//  1. finds MongoDB (HOOKLINE_MONGODB_URL, or 127.0.0.1:27017) or starts FerretDB, and a
+//     NATS server (HOOKLINE_NATS_URL, or 127.0.0.1:4222) or builds nats-server with Go and
+//     starts it with JetStream;
+//  2. builds hookline if needed and starts `hookline all` (registry + dispatcher + web UI);
 //  3. starts a demo subscriber on http://127.0.0.1:4000/receive-events that checks signatures;
 //  4. creates the Book Server topics, registers the subscriber, publishes book.created,
 //     and prints the delivery and its attempts;
 //  5. starts the demo Book Server (it only logs tagged lines) and `hookline sidecar --file`
 //     on its log, creates a book, and shows the event arrive at the subscriber.
+//  6. prints the web console's URL and a portal link for the demo subscriber.
 //  Then it keeps running until Ctrl-C.
 //
-// `--once` stops after the demo (used by the test suite to keep this command honest).
+// `--once` stops after the demo (used by the test suite to keep this command honest); when
+// its standard input is a pipe, it stops only once that pipe closes, so that a test can
+// look at what it printed while it still runs.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
+  fstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -26,6 +33,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, portFree, startFerretDB } from './mongo.mjs';
+import { NATS_VERSION, natsAddress, natsAnswers, startNats } from './nats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const once = process.argv.includes('--once');
@@ -59,6 +67,30 @@ if (!mongoUrl) {
   mongoUrl = `${ferret.url}/hookline`;
 }
 
+// 1b. NATS with JetStream: the one given, or one of our own on the same address.
+const natsUrl = process.env.HOOKLINE_NATS_URL ?? 'nats://127.0.0.1:4222';
+const natsAt = natsAddress(natsUrl);
+if (!(await natsAnswers(natsAt))) {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(natsAt.host)) {
+    say(`hookline: no NATS server answers at ${natsUrl}.`);
+    process.exit(1);
+  }
+  const storeDir = once ? mkdtempSync(join(tmpdir(), 'hookline-nats-')) : join(state, 'nats');
+  say(
+    `hookline: no NATS server answers at ${natsUrl}; starting nats-server ${NATS_VERSION} with JetStream (store in ${once ? storeDir : '.hookline/nats'})`,
+  );
+  const nats = await startNats({
+    host: natsAt.host === 'localhost' ? '127.0.0.1' : natsAt.host,
+    port: natsAt.port,
+    storeDir,
+    log: say,
+  });
+  cleanups.push(async () => {
+    await nats.stop();
+    if (once) rmSync(storeDir, { recursive: true, force: true });
+  });
+}
+
 // 2. hookline all
 const built = join(root, 'dist', 'cli.js');
 const newest = (p) =>
@@ -88,6 +120,7 @@ const env = {
   HOOKLINE_MONGODB_URL: mongoUrl,
   HOOKLINE_ADMIN_TOKEN: token,
   HOOKLINE_ADDR: addr,
+  HOOKLINE_NATS_URL: natsUrl,
   // The demo subscriber lives on this machine: allow exactly its address.
   HOOKLINE_ALLOW_TARGETS: process.env.HOOKLINE_ALLOW_TARGETS ?? '127.0.0.1/32',
 };
@@ -171,11 +204,11 @@ cleanups.push(() => new Promise((resolve) => receiver.close(resolve)));
 const hookUrl = `http://127.0.0.1:${receiverPort}/receive-events`;
 
 // 4. the Book Server flow, through the REST API
-async function api(method, path, body) {
+async function api(method, path, body, as = token) {
   const res = await fetch(apiUrl + path, {
     method,
     headers: {
-      authorization: `Bearer ${token}`,
+      authorization: `Bearer ${as}`,
       ...(body ? { 'content-type': 'application/json' } : {}),
     },
     body: body ? JSON.stringify(body) : undefined,
@@ -183,15 +216,38 @@ async function api(method, path, body) {
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
-for (const name of ['book.created', 'book.deleted']) await api('POST', '/v1/topics', { name });
+const TOPICS = { 'book.created': 'A book was added', 'book.deleted': 'A book was removed' };
+for (const [name, description] of Object.entries(TOPICS))
+  await api('POST', '/v1/topics', { name, description });
+
+// User A is a subscriber of its own: its endpoint, its deliveries and its portal.
+async function demoSubscriber() {
+  const file = join(state, 'demo-subscriber.json');
+  if (!once && existsSync(file)) {
+    try {
+      const kept = JSON.parse(readFileSync(file, 'utf8'));
+      const r = await api('GET', `/v1/subscribers/${kept.id}`, undefined, kept.api_key);
+      if (r.status === 200) return kept;
+    } catch {
+      // made for another database: a new one below
+    }
+  }
+  const r = await api('POST', '/v1/subscribers', { name: 'User A' });
+  const made = { id: r.body.id, name: r.body.name, api_key: r.body.api_key };
+  if (!once) writeFileSync(file, JSON.stringify(made), { mode: 0o600 });
+  return made;
+}
+const subscriber = await demoSubscriber();
 const existing = (await api('GET', '/v1/endpoints?limit=1000')).body.data.filter(
   (e) => e.url === hookUrl,
 );
 for (const e of existing) await api('DELETE', `/v1/endpoints/${e.id}`);
-const endpoint = await api('POST', '/v1/endpoints', {
-  url: hookUrl,
-  topics: ['book.created', 'book.deleted'],
-});
+const endpoint = await api(
+  'POST',
+  '/v1/endpoints',
+  { url: hookUrl, topics: ['book.created', 'book.deleted'], description: "User A's receiver" },
+  subscriber.api_key,
+);
 if (endpoint.status !== 201) {
   say(`hookline: registering the demo subscriber failed: ${JSON.stringify(endpoint.body)}`);
   await shutdown(1);
@@ -283,8 +339,26 @@ if (!fromLogs()) {
   say("hookline: the event from the Book Server's log was not delivered");
   await shutdown(1);
 }
-if (once) await shutdown(0);
-say('hookline is running. Try, in another terminal:');
+// 6. the web UI: the console, and a portal link for User A (single use, short-lived).
+const link = await api('POST', `/v1/subscribers/${subscriber.id}/portal-links`);
+say(`console       ${apiUrl}/   (sign in with the admin token)`);
+if (link.status === 201) {
+  say(`portal        ${link.body.url}`);
+  say(`              User A's portal; the link works once, until ${link.body.expires_at}`);
+} else {
+  say(`portal        ${apiUrl}/portal   (sign in with User A's key: ${subscriber.api_key})`);
+}
+say('');
+if (once) {
+  // A test holds the demo open through a pipe on standard input, and closes it when done.
+  const st = fstatSync(0);
+  if (st.isFIFO() || st.isSocket()) {
+    process.stdin.resume();
+    await new Promise((resolve) => process.stdin.once('end', resolve).once('close', resolve));
+  }
+  await shutdown(0);
+}
+say(`hookline is running. Open ${apiUrl}/ in a browser, or try, in another terminal:`);
 say(`  curl -X POST ${booksUrl}/books -H 'content-type: application/json' -d '{"title":"Dune"}'`);
 say(`  export HOOKLINE_URL=${apiUrl} HOOKLINE_TOKEN=${token}`);
 say(`  node dist/cli.js publish book.deleted '{"id":1}'`);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { sleep } from '../../core/lifecycle.js';
-import { isolation, NATS_URL, waitFor } from '../helpers/env.js';
+import { freePort, isolation, NATS_URL, waitFor } from '../helpers/env.js';
+import { createConnection } from 'node:net';
 import { apiClient } from '../helpers/hookline.js';
 import { kill, spawnHookline } from '../helpers/process.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -198,7 +199,7 @@ test('SIGKILL during an event’s first attempts: what was recorded is not attem
   assert.equal(quick.events.length, 1, 'the recorded success is not sent again');
 });
 
-test('the README demo (npm start) brings hookline up and shows a signed event delivered', async () => {
+test('the README demo (npm start) brings hookline up, shows a signed event delivered, and the web UI answers', async () => {
   const iso = isolation('demo');
   cleanups.push(() => iso.cleanup());
   const { spawn } = await import('node:child_process');
@@ -213,6 +214,87 @@ test('the README demo (npm start) brings hookline up and shows a signed event de
       HOOKLINE_ADDR: '127.0.0.1:0',
       HOOKLINE_ADMIN_TOKEN: 'demo-admin',
     },
+    // Standard input is a pipe: the demo stays up until it closes.
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  cleanups.push(async () => {
+    child.stdin.end();
+    child.kill('SIGTERM');
+  });
+  const consoleUrl = await waitFor(
+    'the console URL to be printed',
+    () => /^console +(http:\/\/\S+)/m.exec(out)?.[1] ?? (child.exitCode !== null ? 'exited' : null),
+    60_000,
+    100,
+  );
+  assert.notEqual(consoleUrl, 'exited', out);
+  assert.match(out, /subscriber: received book\.created .*signature OK/);
+  assert.match(out, /delivery +dlv_\S+ +succeeded, 1 attempt/);
+  assert.match(
+    out,
+    /POST \/books → log line → sidecar → JetStream → dispatcher → subscriber: delivered/,
+  );
+
+  // The console answers at the printed URL, with its page and its policy.
+  const page = await fetch(consoleUrl);
+  assert.equal(page.status, 200, out);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const html = await page.text();
+  assert.match(html, /hookline console/);
+  const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, html);
+  assert.equal((await fetch(new URL(script, consoleUrl))).status, 200);
+
+  // The portal link opens User A's portal, and its session sees User A's endpoint.
+  const link = /^portal +(http:\/\/\S+)/m.exec(out)?.[1];
+  assert.ok(link, out);
+  assert.equal((await fetch(link)).status, 200);
+  const code = new URLSearchParams(new URL(link).hash.slice(1)).get('code');
+  if (code) {
+    const base = new URL(consoleUrl).origin;
+    const session = await apiClient(base, null)('POST', '/v1/portal/sessions', { code });
+    assert.equal(session.status, 201, JSON.stringify(session.body));
+    assert.equal(session.body.subscriber.name, 'User A');
+    const eps = await apiClient(base, session.body.token)('GET', '/v1/endpoints');
+    assert.equal(eps.body.data.length, 1);
+    assert.match(eps.body.data[0].url, /\/receive-events$/);
+  } else {
+    assert.match(out, /sign in with User A's key: hl_sub_/);
+  }
+
+  child.stdin.end();
+  assert.equal(await exited, 0, out);
+});
+
+test('npm start where no NATS server answers builds nats-server v2.15.2 and runs the demo on it', {
+  timeout: 600_000,
+}, async () => {
+  const iso = isolation('demonats');
+  cleanups.push(() => iso.cleanup());
+  const port = await freePort();
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['scripts/up.mjs', '--once'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(process.env.GOPATH ? { GOPATH: process.env.GOPATH } : {}),
+      ...(process.env.GOMODCACHE ? { GOMODCACHE: process.env.GOMODCACHE } : {}),
+      HOOKLINE_MONGODB_URL: iso.mongodbUrl,
+      HOOKLINE_NAMESPACE: iso.namespace,
+      HOOKLINE_NATS_URL: `nats://127.0.0.1:${port}`,
+      HOOKLINE_ADDR: '127.0.0.1:0',
+      HOOKLINE_ADMIN_TOKEN: 'demo-admin',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -222,14 +304,16 @@ test('the README demo (npm start) brings hookline up and shows a signed event de
   child.stderr.on('data', (c: Buffer) => {
     out += c.toString();
   });
+  cleanups.push(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 0, out);
-  assert.match(out, /subscriber: received book\.created .*signature OK/);
+  assert.match(out, /starting nats-server v2\.15\.2 with JetStream/);
   assert.match(out, /delivery +dlv_\S+ +succeeded, 1 attempt/);
-  assert.match(
-    out,
-    /POST \/books → log line → sidecar → JetStream → dispatcher → subscriber: delivered/,
-  );
+  assert.match(out, /^console +http:\/\/\S+/m);
+  // The server it started is gone with it.
+  assert.equal(await answers(port), false);
 });
 
 test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gauges included', async () => {
@@ -262,3 +346,13 @@ test('hookline dispatcher serves /metrics on HOOKLINE_METRICS_ADDR, backlog gaug
   assert.doesNotMatch(some, /hookline_consumer_backlog|nope/);
   assert.equal(await kill(d, 'SIGTERM'), 0);
 });
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ port, host: '127.0.0.1' }, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+}

@@ -60,6 +60,47 @@ const state: {
   endpointId?: string;
 } = {};
 
+test('the registry serves the UI with a strict CSP, client routes fall back, /v1 is untouched', async () => {
+  const home = await fetch(`${h.url}/`);
+  assert.equal(home.status, 200);
+  assert.match(home.headers.get('content-type') ?? '', /^text\/html/);
+  const csp = home.headers.get('content-security-policy') ?? '';
+  for (const d of [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "frame-ancestors 'none'",
+  ])
+    assert.ok(csp.includes(d), `${d} in ${csp}`);
+  assert.ok(!/unsafe-inline|unsafe-eval|https?:/.test(csp), csp);
+  assert.equal(home.headers.get('x-frame-options'), 'DENY');
+  const html = await home.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+  assert.doesNotMatch(html, /<style|style=/, 'no inline style');
+  assert.doesNotMatch(html, /https?:\/\//, 'nothing from elsewhere');
+
+  for (const path of [
+    '/deliveries/dlv_x',
+    '/endpoints?status=active',
+    '/portal',
+    '/portal/deliveries',
+  ]) {
+    const res = await fetch(`${h.url}${path}`);
+    assert.equal(res.status, 200, path);
+    assert.match(await res.text(), path.startsWith('/portal') ? /portal/i : /hookline console/);
+  }
+  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1] as string;
+  const js = await fetch(`${h.url}${asset}`);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+  assert.equal((await fetch(`${h.url}/assets/nothing-here.js`)).status, 404);
+  const unknown = await fetch(`${h.url}/v1/nothing-here`);
+  assert.equal(unknown.status, 404);
+  assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'not_found');
+  assert.equal((await fetch(`${h.url}/v1/topics`)).status, 401);
+  assert.equal((await fetch(`${h.url}/nothing-here`)).status, 404);
+});
+
 test('an admin signs in to the console, creates a topic and a subscriber', async () => {
   const p = await page();
   state.admin = p;
