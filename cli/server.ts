@@ -18,6 +18,7 @@ import { createAnnouncer } from '../registry/context.js';
 import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
 import { sweepIdempotencyKeys, sweepRetention } from '../registry/publish.js';
 import { ensureSystemTopics } from '../registry/routes/topics.js';
+import { sweepConsoleData } from '../registry/sweep.js';
 
 export interface Running {
   /** Where the registry listens, when it runs: `http://host:port`. */
@@ -106,6 +107,10 @@ export async function startHookline(
         sweepRetention({ mongo, config }).then(
           (removed) => log.info({ removed }, 'retention sweep'),
           (err: unknown) => log.warn({ err }, 'retention sweep failed'),
+        );
+        sweepConsoleData({ mongo, config }).then(
+          (removed) => log.info({ removed }, 'portal, stats and jobs sweep'),
+          (err: unknown) => log.warn({ err }, 'portal, stats and jobs sweep failed'),
         );
       }, 10 * 60_000);
       sweeper.unref();

@@ -10,6 +10,7 @@ import { fanOut } from './fanout.js';
 import { createParking, type Parking } from './parking.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
+import { createCounters } from './counters.js';
 import { createDeliveryStore } from './fanout.js';
 import { SubscriptionCache } from './subscriptions.js';
 import type { Registry } from 'prom-client';
@@ -41,12 +42,13 @@ export function createDispatcher(
   // in steps of up to 100 ms; on MongoDB each batch is large enough that turns cost little.
   const writeLane = new Semaphore(1);
   const publisher = createPublisher(deps.nc);
+  const counters = createCounters(deps.mongo, writeLane, log);
   const ctx: DispatcherContext = {
     ...deps,
     log,
     names,
     subscriptions,
-    recorder: createRecorder(deps.mongo, writeLane),
+    recorder: createRecorder(deps.mongo, writeLane, counters),
     publish: publisher.publish,
     storeDelivery: createDeliveryStore(deps, writeLane),
     metrics: createDispatcherMetrics(options.metricsRegistry, () => subscriptions.size),
@@ -181,6 +183,7 @@ export function createDispatcher(
       const drained = (async () => {
         while (loops.some((l) => l.inFlight.size > 0)) await sleep(20);
         await ctx.recorder.idle();
+        await counters.close();
       })();
       const finished = await withDeadline(
         drained.then(() => true),
@@ -206,6 +209,8 @@ export function createDispatcher(
           'shutdown deadline reached; unfinished deliveries returned to JetStream',
         );
       }
+      // Counted attempts are written last (a no-op when the drain above did it).
+      await withDeadline(counters.close(), 2000, undefined);
       pulling = false;
       for (const l of loops) l.messages.stop();
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
