@@ -12,7 +12,7 @@ import type {
 } from '../registry/views.js';
 
 export type Topic = ReturnType<typeof topicView>;
-export type Endpoint = ReturnType<typeof endpointView> & { owner_id?: string | null };
+export type Endpoint = ReturnType<typeof endpointView>;
 export type Message = ReturnType<typeof messageView>;
 export type Delivery = ReturnType<typeof deliveryView>;
 export type Attempt = ReturnType<typeof attemptView>;
@@ -28,11 +28,13 @@ export interface Principal {
 export type Publisher = Principal & { token?: string };
 export type Subscriber = Principal & { api_key?: string };
 
-/** Who the token belongs to (`GET /v1/me`). */
+/** Who the token belongs to (`GET /v1/me`); `portal` for a portal session's token. */
 export interface Me {
   kind: 'admin' | 'publisher' | 'subscriber';
-  id: string | null;
-  name: string | null;
+  id: string;
+  name: string;
+  expires_at: string | null;
+  portal: boolean;
 }
 
 export interface List<T> {
@@ -59,13 +61,13 @@ export interface StatsPoint {
 export interface Stats {
   from: string;
   to: string;
-  bucket: string;
+  bucket: StatsBucket;
   series: StatsPoint[];
   totals: { succeeded: number; failed: number };
   backlog: { pending: number; failed: number };
   failing_endpoints: Array<{
     endpoint_id: string;
-    url: string;
+    url: string | null;
     failed: number;
     succeeded: number;
     last_error: string | null;
@@ -74,18 +76,19 @@ export interface Stats {
 
 export interface Job {
   id: string;
-  kind: string;
+  kind: 'retry';
   status: 'running' | 'done' | 'failed';
   total: number;
   done: number;
   errors: number;
-  created_at?: string;
-  updated_at?: string;
+  created_at: string;
+  finished_at: string | null;
 }
 
 export interface EndpointSecret {
   secret: string;
-  previous: Array<{ secret: string; expires_at: string | null } | string>;
+  /** Earlier secrets that still sign beside it, until they expire (after a rotation). */
+  previous: Array<{ secret: string; expires_at: string | null }>;
 }
 
 export interface TestEvent {
@@ -118,10 +121,11 @@ export interface DeliveryFilter {
   to?: string;
 }
 export type DeliveryQuery = DeliveryFilter & Page;
+export type StatsBucket = '1m' | '5m' | '1h' | '1d';
 export interface StatsQuery {
   from?: string;
   to?: string;
-  bucket?: string;
+  bucket?: StatsBucket;
   endpoint_id?: string;
 }
 

@@ -15,6 +15,7 @@ export function endpointView(e: EndpointDoc, secret?: string) {
   return {
     id: e._id,
     url: e.url,
+    owner_id: e.owner_id ?? null,
     topics: e.topics,
     description: e.description,
     status: e.status,

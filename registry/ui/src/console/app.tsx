@@ -152,7 +152,7 @@ export function App() {
             ))}
           </nav>
           <div class="who">
-            <span>{me.name ? `${me.kind} · ${me.name}` : me.kind}</span>
+            <span>{me.kind === 'admin' ? 'admin' : `${me.kind} · ${me.name}`}</span>
             <button type="button" class="link" onClick={() => signOut('Signed out.')}>
               Sign out
             </button>

@@ -7,7 +7,7 @@ import { useAsync, useInterval } from '../shared/hooks.js';
 
 const RANGES = {
   hour: { label: 'Last hour', ms: 3600_000, bucket: '1m', per: 'per minute' },
-  day: { label: 'Last day', ms: 86_400_000, bucket: '15m', per: 'per 15 minutes' },
+  day: { label: 'Last day', ms: 86_400_000, bucket: '1h', per: 'per hour' },
 } as const;
 type Range = keyof typeof RANGES;
 

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, createApiClient, type Me } from '../../../../core/api-client.js';
-import { ErrorNote, Loading } from '../shared/components.js';
+import { ErrorNote, Loading, Time } from '../shared/components.js';
 import { type Session, SessionContext } from '../shared/context.js';
 import { match, useLinks, useLocation } from '../shared/router.js';
 import { tokenStore } from '../shared/session.js';
@@ -11,8 +11,6 @@ import { PortalEndpoint } from './endpoint.js';
 import { Home } from './home.js';
 
 const store = tokenStore('hookline.portal.token');
-/** Set when the token is a portal session (signed out through the API), not an API key. */
-const sessionFlag = tokenStore('hookline.portal.session');
 
 const ROUTES: Array<[string, (p: Record<string, string>) => JSX.Element]> = [
   ['/portal', () => <Home />],
@@ -59,7 +57,6 @@ export function Portal() {
 
   const signedOut = (why: string | null) => {
     store.clear();
-    sessionFlag.clear();
     setToken(null);
     setMe(null);
     setNotice(why);
@@ -84,13 +81,17 @@ export function Portal() {
       .then(
         (s) => {
           store.set(s.token);
-          sessionFlag.set('1');
-          setMe({ kind: 'subscriber', id: s.subscriber.id, name: s.subscriber.name });
+          setMe({
+            kind: 'subscriber',
+            id: s.subscriber.id,
+            name: s.subscriber.name,
+            expires_at: s.expires_at,
+            portal: true,
+          });
           setToken(s.token);
         },
         (err: unknown) => {
           store.clear();
-          sessionFlag.clear();
           setLinkError(
             err instanceof ApiError && (err.status === 401 || err.status === 404)
               ? new Error(
@@ -119,7 +120,8 @@ export function Portal() {
   }, [token, me]);
 
   const signOut = async () => {
-    if (sessionFlag.get()) await api.portal.signOut().catch(() => undefined);
+    // A portal session ends on the server too; an API key stays valid.
+    if (me?.portal) await api.portal.signOut().catch(() => undefined);
     signedOut('Signed out.');
   };
 
@@ -142,7 +144,6 @@ export function Portal() {
         }
         onSignedIn={(t, who) => {
           store.set(t);
-          sessionFlag.clear();
           setNotice(null);
           setMe(who);
           setToken(t);
@@ -180,7 +181,12 @@ export function Portal() {
             </a>
           </nav>
           <div class="who">
-            <span data-testid="subscriber">{me.name ?? me.id ?? 'subscriber'}</span>
+            <span data-testid="subscriber">{me.name}</span>
+            {me.expires_at ? (
+              <span class="opt">
+                (session until <Time iso={me.expires_at} />)
+              </span>
+            ) : null}
             <button type="button" class="link" onClick={() => void signOut()}>
               Sign out
             </button>

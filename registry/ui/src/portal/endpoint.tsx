@@ -6,7 +6,7 @@ import { useSession } from '../shared/context.js';
 import { DeliveryTable } from '../shared/deliveries.js';
 import { EndpointControls, TestEventForm } from '../shared/endpoint-actions.js';
 import { percent } from '../shared/format.js';
-import { listAll, useAction, useAsync, usePaged } from '../shared/hooks.js';
+import { listAll, useAction, useAsync, useInterval, usePaged } from '../shared/hooks.js';
 import { navigate } from '../shared/router.js';
 import { TopicChecks, Verification } from './add-endpoint.js';
 import { Snippets } from './snippets.js';
@@ -152,6 +152,7 @@ function EndpointStats({ id }: { id: string }) {
       bucket: '1h',
     });
   }, [id]);
+  useInterval(stats.reload, 5000, true);
   return (
     <section class="panel" aria-label="Success rate and latency">
       <h2>Last 24 hours</h2>

@@ -3,25 +3,9 @@ import { useState } from 'preact/hooks';
 import { ApiError, createApiClient, type Me } from '../../../../core/api-client.js';
 import { ErrorNote, Field, Form } from './components.js';
 
-/**
- * Who a token belongs to. `GET /v1/me` answers it; a registry older than that route is
- * asked a question only the admin and publishers may answer.
- */
-export async function whoAmI(token: string): Promise<Me> {
-  const api = createApiClient({ token });
-  try {
-    return await api.me();
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 404) throw err;
-  }
-  try {
-    await api.subscribers.list({ limit: 1 });
-    return { kind: 'admin', id: null, name: null };
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 403)
-      return { kind: 'subscriber', id: null, name: null };
-    throw err;
-  }
+/** Who a token belongs to (`GET /v1/me`). */
+export function whoAmI(token: string): Promise<Me> {
+  return createApiClient({ token }).me();
 }
 
 /** The sign-in form: checks the token against the API before keeping it. */
