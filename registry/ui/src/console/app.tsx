@@ -1,10 +1,10 @@
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createApiClient, type Me } from '../../../../core/api-client.js';
 import { ErrorNote, Loading } from '../shared/components.js';
 import { type Session, SessionContext } from '../shared/context.js';
 import { match, useLinks, useLocation } from '../shared/router.js';
-import { tokenStore } from '../shared/session.js';
+import { signedInStore } from '../shared/session.js';
 import { SignIn, whoAmI } from '../shared/signin.js';
 import { DeliveriesPage, DeliveryPage } from './deliveries.js';
 import { EndpointPage, EndpointsPage } from './endpoints.js';
@@ -13,7 +13,7 @@ import { Overview } from './overview.js';
 import { PrincipalsPage } from './principals.js';
 import { TopicPage, TopicsPage } from './topics.js';
 
-const store = tokenStore('hookline.console.token');
+const store = signedInStore('hookline.console');
 
 const NAV: Array<[string, string]> = [
   ['/', 'Overview'],
@@ -58,8 +58,10 @@ function route(path: string) {
 export function App() {
   const loc = useLocation();
   useLinks();
-  const [token, setToken] = useState<string | null>(store.get);
-  const [me, setMe] = useState<Me | null>(null);
+  const [token, setToken] = useState<string | null>(store.token);
+  const [me, setMe] = useState<Me | null>(store.me);
+  // The token whose /v1/me was asked in this page's life.
+  const checked = useRef<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [bootError, setBootError] = useState<unknown>(null);
 
@@ -72,7 +74,7 @@ export function App() {
   const api = useMemo(
     () =>
       createApiClient({
-        token: () => store.get(),
+        token: () => store.token(),
         onUnauthorized: () =>
           signOut('Your token was refused (revoked, or the registry changed): sign in again.'),
       }),
@@ -80,12 +82,16 @@ export function App() {
   );
 
   useEffect(() => {
-    if (!token || me) return;
+    if (!token || checked.current === token) return;
+    checked.current = token;
     whoAmI(token).then(
       (who) => {
         if (who.kind === 'subscriber')
           signOut('A subscriber key opens the portal, not the console.');
-        else setMe(who);
+        else {
+          store.setMe(who);
+          setMe(who);
+        }
       },
       (err: unknown) => {
         if ((err as { status?: number }).status === 401)
@@ -93,7 +99,7 @@ export function App() {
         else setBootError(err);
       },
     );
-  }, [token, me]);
+  }, [token]);
 
   useEffect(() => {
     const title = NAV.find(([p]) => p !== '/' && loc.path.startsWith(p))?.[1] ?? 'Overview';
@@ -113,7 +119,8 @@ export function App() {
             : null
         }
         onSignedIn={(t, who) => {
-          store.set(t);
+          checked.current = t;
+          store.set(t, who);
           setNotice(null);
           setMe(who);
           setToken(t);

@@ -75,8 +75,10 @@ export function MessagesPage() {
                   <tbody>
                     {page.data.map((m) => (
                       <tr key={m.id} data-id={m.id}>
-                        <td class="mono">
-                          <a href={`/messages/${encodeURIComponent(m.id)}`}>{m.id}</a>
+                        <td class="mono id">
+                          <a href={`/messages/${encodeURIComponent(m.id)}`} title={m.id}>
+                            {m.id}
+                          </a>
                         </td>
                         <td>{m.topic}</td>
                         <td class="opt">{m.idempotency_key ?? '–'}</td>

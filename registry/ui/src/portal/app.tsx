@@ -1,16 +1,16 @@
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, createApiClient, type Me } from '../../../../core/api-client.js';
 import { ErrorNote, Loading, Time } from '../shared/components.js';
 import { type Session, SessionContext } from '../shared/context.js';
 import { match, useLinks, useLocation } from '../shared/router.js';
-import { tokenStore } from '../shared/session.js';
+import { signedInStore } from '../shared/session.js';
 import { SignIn, whoAmI } from '../shared/signin.js';
 import { PortalDeliveries, PortalDelivery } from './deliveries.js';
 import { PortalEndpoint } from './endpoint.js';
 import { Home } from './home.js';
 
-const store = tokenStore('hookline.portal.token');
+const store = signedInStore('hookline.portal');
 
 const ROUTES: Array<[string, (p: Record<string, string>) => JSX.Element]> = [
   ['/portal', () => <Home />],
@@ -48,8 +48,10 @@ export function Portal() {
   const loc = useLocation();
   useLinks();
   const [code] = useState(takeCode);
-  const [token, setToken] = useState<string | null>(() => (code ? null : store.get()));
-  const [me, setMe] = useState<Me | null>(null);
+  const [token, setToken] = useState<string | null>(() => (code ? null : store.token()));
+  const [me, setMe] = useState<Me | null>(() => (code ? null : store.me()));
+  // The token whose /v1/me was asked in this page's life.
+  const checked = useRef<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [linkError, setLinkError] = useState<unknown>(null);
   const [exchanging, setExchanging] = useState(Boolean(code));
@@ -64,7 +66,7 @@ export function Portal() {
   const api = useMemo(
     () =>
       createApiClient({
-        token: () => store.get(),
+        token: () => store.token(),
         onUnauthorized: () =>
           signedOut(
             'Your session has ended. Open a new portal link, or sign in with your API key.',
@@ -80,14 +82,16 @@ export function Portal() {
       .portal.exchange(code)
       .then(
         (s) => {
-          store.set(s.token);
-          setMe({
+          const who: Me = {
             kind: 'subscriber',
             id: s.subscriber.id,
             name: s.subscriber.name,
             expires_at: s.expires_at,
             portal: true,
-          });
+          };
+          checked.current = s.token;
+          store.set(s.token, who);
+          setMe(who);
           setToken(s.token);
         },
         (err: unknown) => {
@@ -105,11 +109,15 @@ export function Portal() {
   }, [code]);
 
   useEffect(() => {
-    if (!token || me) return;
+    if (!token || checked.current === token) return;
+    checked.current = token;
     whoAmI(token).then(
       (who) => {
         if (who.kind !== 'subscriber') signedOut('The portal is for subscribers.');
-        else setMe(who);
+        else {
+          store.setMe(who);
+          setMe(who);
+        }
       },
       (err: unknown) => {
         if (err instanceof ApiError && err.status === 401)
@@ -117,7 +125,7 @@ export function Portal() {
         else setBootError(err);
       },
     );
-  }, [token, me]);
+  }, [token]);
 
   const signOut = async () => {
     // A portal session ends on the server too; an API key stays valid.
@@ -143,7 +151,8 @@ export function Portal() {
           who.kind === 'subscriber' ? null : 'This is not a subscriber key: the console is at /.'
         }
         onSignedIn={(t, who) => {
-          store.set(t);
+          checked.current = t;
+          store.set(t, who);
           setNotice(null);
           setMe(who);
           setToken(t);

@@ -55,14 +55,13 @@ export function PortalEndpoint({ id }: { id: string }) {
                 ]}
               />
               <Verification endpoint={e} onVerified={changed} />
-              <EndpointControls endpoint={e} onChange={changed} />
-              <div class="row">
+              <EndpointControls endpoint={e} onChange={changed}>
                 <Confirm
                   label="Delete"
                   question="Delete this endpoint? Its pending deliveries fail."
                   onConfirm={() => void remove.run()}
                 />
-              </div>
+              </EndpointControls>
               <ErrorNote error={remove.error} />
             </section>
             <EditTopics endpoint={e} onChange={changed} />
@@ -166,7 +165,7 @@ function EndpointStats({ id }: { id: string }) {
               </strong>{' '}
               ({s.totals.succeeded} succeeded, {s.totals.failed} failed attempts)
             </p>
-            <div class="grid2">
+            <div class="charts">
               <DeliveryChart series={s.series} title="Attempts per hour" />
               <LatencyChart series={s.series} title="Average duration per hour" />
             </div>

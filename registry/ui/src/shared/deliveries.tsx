@@ -39,8 +39,10 @@ export function DeliveryTable({
                 <tbody>
                   {page.data.map((d) => (
                     <tr key={d.id} data-id={d.id}>
-                      <td class="mono">
-                        <a href={`${base}/deliveries/${encodeURIComponent(d.id)}`}>{d.id}</a>
+                      <td class="mono id">
+                        <a href={`${base}/deliveries/${encodeURIComponent(d.id)}`} title={d.id}>
+                          {d.id}
+                        </a>
                       </td>
                       <td>
                         <Badge status={d.status} />

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Endpoint, TestEvent } from '../../../../core/api-client.js';
 import { Badge, ErrorNote, Field, Form, Secret, Time } from './components.js';
@@ -8,9 +9,12 @@ import { useAction, useAsync, useInterval } from './hooks.js';
 export function EndpointControls({
   endpoint,
   onChange,
+  children,
 }: {
   endpoint: Endpoint;
   onChange: (e: Endpoint) => void;
+  /** More actions for the same row (the portal's Delete). */
+  children?: ComponentChildren;
 }) {
   const { api } = useSession();
   const [secret, setSecret] = useState<string | null>(null);
@@ -50,6 +54,7 @@ export function EndpointControls({
         >
           Rotate secret
         </button>
+        {children}
       </div>
       <ErrorNote error={act.error} />
       {secret ? (
