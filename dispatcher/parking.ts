@@ -14,6 +14,13 @@ import type { DispatcherContext } from './context.js';
 const TICK_MS = 1000;
 /** Parked deliveries moved back per fetch. */
 const FETCH = 500;
+/** Seconds moved back at once, oldest first. */
+const SECONDS_AT_ONCE = 4;
+/**
+ * A second that failed this many ticks in a row has its consumer deleted, so that the next
+ * tick creates it afresh (its parked deliveries stay in the stream until acknowledged).
+ */
+const RESET_AFTER = 5;
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
@@ -71,6 +78,14 @@ export interface Parking {
  * its unacknowledged share to the others. The parked copy is acknowledged (and so removed)
  * only after the deliveries stream has stored the delivery again: nothing is lost; a crash
  * at the wrong moment can move one twice, and the second copy finds its delivery done.
+ *
+ * On a cluster each such consumer is a replicated group of its own, and creating one waits
+ * for its election: about 80 ms on an idle three-node cluster on the 2-core test machine,
+ * often more than a request's 5 s under the cluster test's load with a server down. A tick
+ * used to stop at its first failure and begin again at the oldest second, so one second
+ * whose consumer did not answer held up every later one (findings.md: nothing but
+ * "TIMEOUT" for a minute). Now each second is moved on its own, a few at once, and one
+ * whose consumer keeps failing has it deleted, to be created afresh.
  */
 export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Parking {
   const { names, js, log, metrics, publish } = ctx;
@@ -125,8 +140,13 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     metrics.unparked.inc();
   }
 
-  async function drain(second: number): Promise<void> {
+  /** How many ticks in a row each second has failed. */
+  const failing = new Map<number, number>();
+
+  /** Moves one second's deliveries back; `at.step` says where it failed. */
+  async function drain(second: number, at: { step: string }): Promise<void> {
     const durable = `unpark_${second}`;
+    at.step = 'create consumer';
     try {
       await jsm.consumers.add(names.parkedStream, {
         durable_name: durable,
@@ -141,14 +161,18 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     } catch (err) {
       if (!alreadyThere(err)) throw err;
     }
+    at.step = 'get consumer';
     const consumer = await js.consumers.get(names.parkedStream, durable);
     while (!stopped) {
+      at.step = 'consumer info';
       const info = await consumer.info();
       if (info.num_pending === 0) {
+        at.step = 'delete consumer';
         if (info.num_ack_pending === 0)
           await jsm.consumers.delete(names.parkedStream, durable).catch(() => undefined);
         return;
       }
+      at.step = 'fetch';
       const batch = await consumer.fetch({
         max_messages: Math.min(FETCH, info.num_pending),
         expires: 2000,
@@ -159,20 +183,41 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     }
   }
 
+  async function move(second: number): Promise<void> {
+    const at = { step: '' };
+    try {
+      await drain(second, at);
+      failing.delete(second);
+    } catch (err) {
+      // Deleted by another dispatcher that moved the last of it: the next tick looks again.
+      if (stopped || /consumer (not found|deleted)/i.test(String(err))) return;
+      const times = (failing.get(second) ?? 0) + 1;
+      failing.set(second, times);
+      log.warn(
+        { err, second, step: at.step, times },
+        'could not move parked deliveries back; trying again',
+      );
+      if (times < RESET_AFTER) return;
+      failing.delete(second);
+      await jsm.consumers.delete(names.parkedStream, `unpark_${second}`).catch(() => undefined);
+    }
+  }
+
   async function tick(): Promise<void> {
     const info = await jsm.streams.info(names.parkedStream, {
       subjects_filter: `${names.parkedPrefix}*`,
     });
-    if (info.state.messages === 0) return;
     const now = Date.now();
     const due = Object.keys(info.state.subjects ?? {})
       .map((s) => Number(s.slice(names.parkedPrefix.length)))
       .filter((second) => Number.isInteger(second) && second * 1000 <= now)
       .sort((a, b) => a - b);
-    for (const second of due) {
-      if (stopped) return;
-      await drain(second);
-    }
+    for (const second of failing.keys()) if (!due.includes(second)) failing.delete(second);
+    let next = 0;
+    const worker = async () => {
+      for (let k = next++; k < due.length && !stopped; k = next++) await move(due[k] as number);
+    };
+    await Promise.all(Array.from({ length: Math.min(SECONDS_AT_ONCE, due.length) }, worker));
   }
 
   function schedule() {
@@ -180,7 +225,8 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     timer = setTimeout(() => {
       running = tick()
         .catch((err: unknown) => {
-          if (!stopped) log.warn({ err }, 'could not move parked deliveries back; trying again');
+          if (!stopped)
+            log.warn({ err }, 'could not look for parked deliveries that are due; trying again');
         })
         .finally(() => {
           running = null;
