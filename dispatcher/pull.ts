@@ -23,12 +23,17 @@ import type { Logger } from '../core/logger.js';
  * 152 deliveries pending, to the end of the run.
  *
  * So hookline watches its pulls itself and starts a fresh `consume()` (a new request,
- * counting from zero) when one has stopped: at once when the server or the client says so
- * (409 leadership change, consumer deleted, no responders, a reconnect, heartbeats missed
- * while the loop was waiting for messages), and otherwise when the loop has waited IDLE_MS
- * for a message while the consumer has messages nobody takes or no pull request at all.
- * Messages this process holds are not affected (their acks go straight to the consumer),
- * and what the old request had buffered is yielded before it ends.
+ * counting from zero) when one has stopped: at once when the server or nats.js says so
+ * (409 leadership change, consumer deleted, no responders, heartbeats missed while the
+ * loop was waiting for messages), and otherwise when the loop has waited IDLE_MS for a
+ * message while the consumer has messages nobody takes or no pull request at all. Messages
+ * this process holds are not affected (their acks go straight to the consumer), and what
+ * the old request had buffered is yielded before it ends.
+ *
+ * A reconnect alone is no reason: the request may still be alive on the leader, and
+ * ending a live request is what close() in index.ts avoids until the very end (on NATS
+ * 2.9.10 a message nak'ed after its pull stopped came back counted as a first delivery).
+ * Where the leader went with the server, the checks above see it within seconds.
  */
 
 /** The pull request's lifetime; nats.js asks for a heartbeat every half of it. */
@@ -123,15 +128,6 @@ export function createPull(nc: NatsConnection, consumer: Consumer, options: Pull
       });
   }, CHECK_MS);
   check.unref();
-
-  // A reconnect may have left the request on a server that is gone, and it pauses the
-  // heartbeat check of nats.js (see above): a fresh request costs one round trip.
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (stopped) return;
-      if (s.type === 'reconnect' && current) restart(current, 'reconnected');
-    }
-  })().catch(() => undefined);
 
   async function* messages(): AsyncGenerator<JsMsg> {
     try {
