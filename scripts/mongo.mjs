@@ -50,7 +50,7 @@ export function portFree(port) {
   });
 }
 
-function findGo() {
+export function findGo() {
   for (const candidate of ['go', '/usr/local/go/bin/go']) {
     const r = spawnSync(candidate, ['version'], { encoding: 'utf8' });
     if (r.status === 0) return candidate;
