@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JsMsg } from 'nats';
+import type { JsMsg } from 'nats';
 import { Semaphore, sleep, withDeadline } from '../core/lifecycle.js';
 import { natsNames } from '../core/nats.js';
 import { createPublisher } from '../core/pubacks.js';
@@ -8,6 +8,7 @@ import { createDeliverer } from './deliver.js';
 import { createClusterRateLimits } from './ratelimit.js';
 import { fanOut } from './fanout.js';
 import { createParking, type Parking } from './parking.js';
+import { createPull, type Pull } from './pull.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
 import { createCounters } from './counters.js';
@@ -56,7 +57,7 @@ export function createDispatcher(
     released: new WeakSet(),
   };
   const loops: Array<{
-    messages: ConsumerMessages;
+    pull: Pull;
     done: Promise<void>;
     inFlight: Set<JsMsg>;
   }> = [];
@@ -83,11 +84,17 @@ export function createDispatcher(
     retryMs: number,
   ) {
     const consumer = await deps.js.consumers.get(stream, durable);
-    const messages = await consumer.consume({ max_messages: concurrency });
+    // Pulled again from scratch whenever the pull stops making progress (see pull.ts).
+    const pull = createPull(deps.nc, consumer, {
+      name: durable,
+      maxMessages: concurrency,
+      log,
+      onRestart: (reason) => ctx.metrics.pullRestarts.inc({ consumer: durable, reason }),
+    });
     const sem = new Semaphore(concurrency);
     const inFlight = new Set<JsMsg>();
     const done = (async () => {
-      for await (const m of messages) {
+      for await (const m of pull.messages) {
         // Taken while shutting down: handed back for another dispatcher, after a moment
         // so that it does not come straight back here. After the pull has stopped it is
         // left alone (see close) and comes back after its ack_wait.
@@ -129,7 +136,7 @@ export function createDispatcher(
           });
       }
     })();
-    loops.push({ messages, done, inFlight });
+    loops.push({ pull, done, inFlight });
   }
 
   return {
@@ -212,7 +219,7 @@ export function createDispatcher(
       // Counted attempts are written last (a no-op when the drain above did it).
       await withDeadline(counters.close(), 2000, undefined);
       pulling = false;
-      for (const l of loops) l.messages.stop();
+      for (const l of loops) l.pull.stop();
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);
       publisher.close();
       deliverer?.close();

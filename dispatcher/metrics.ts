@@ -51,6 +51,12 @@ export function createDispatcherMetrics(
       help: 'Parked deliveries moved back to the deliveries stream when due',
       registers: [registry],
     }),
+    pullRestarts: new Counter({
+      name: 'hookline_consumer_pull_restarts_total',
+      help: 'Pulls of the fanout and deliver consumers started again because they stopped making progress (a leader moved), by reason',
+      labelNames: ['consumer', 'reason'],
+      registers: [registry],
+    }),
     attemptSeconds: new Histogram({
       name: 'hookline_delivery_attempt_duration_seconds',
       help: 'Duration of delivery attempts',

@@ -1,20 +1,20 @@
 import {
-  AckPolicy,
-  DeliverPolicy,
   headers as natsHeaders,
   type JetStreamManager,
   type JsMsg,
   type MsgHdrs,
+  type SeqMsgRequest,
+  type StoredMsg,
 } from 'nats';
 import { H } from '../core/event.js';
-import { alreadyThere } from '../core/nats.js';
 import type { DispatcherContext } from './context.js';
 
 /** How often each dispatcher looks for parked deliveries that have come due. */
 const TICK_MS = 1000;
-/** Parked deliveries moved back per fetch. */
-const FETCH = 500;
-const nanos = (ms: number) => ms * 1_000_000;
+/** Seconds moved back at once, oldest first. */
+const SECONDS_AT_ONCE = 4;
+/** Moves of one second in flight at once (each a publish, then a delete). */
+const MOVES_AT_ONCE = 64;
 
 /**
  * A delay of a second or more, lengthened to end on a whole second. JetStream keeps a
@@ -66,14 +66,28 @@ export interface Parking {
  *
  * Each dispatcher looks once a second at which seconds hold parked deliveries (one subject
  * per second) and, for each that has come, moves its deliveries back to the deliveries
- * stream through a durable consumer named after the second. Every dispatcher that looks
- * shares that consumer, so the work is split, and a dispatcher killed while moving leaves
- * its unacknowledged share to the others. The parked copy is acknowledged (and so removed)
- * only after the deliveries stream has stored the delivery again: nothing is lost; a crash
- * at the wrong moment can move one twice, and the second copy finds its delivery done.
+ * stream: it reads them one after another by subject, publishes each back, and deletes
+ * the parked copy by its sequence only once the deliveries stream has stored it again
+ * (about 1,000 a second on the busy 2-core test machine; the consumer version below moved
+ * about 3,000, fetching 500 at a time). Nothing is lost: a dispatcher killed while moving
+ * leaves what it had not deleted for the next tick, anyone's. Moving one twice is
+ * harmless: its `Nats-Msg-Id` (`unpark.<seq>`) makes the second copy a duplicate JetStream
+ * drops, and the PubAck says so, which is how a dispatcher sees that another one is moving
+ * the same second and leaves that second to it. (After the two-minute duplicate window a
+ * second copy can be stored; it finds its delivery done, or due later.)
+ *
+ * The first version moved each second through a durable consumer named after it, shared
+ * by the dispatchers. On a cluster each such consumer is a replicated group of its own
+ * (R1 is refused on an R3 work queue), and creating one waits for an election: 70-120 ms
+ * on an idle three-node cluster on the 2-core test machine, often more than a request's
+ * 5 s under the cluster test's load with a server down, and a tick stopped at its first
+ * failure, so one second whose consumer did not answer held up every later one
+ * (findings.md: nothing but "TIMEOUT" for a minute; 3 and 16 deliveries still parked 45 s
+ * after the load in two of three runs even with the seconds moved one by one). Reads by
+ * subject need no group, and each second is moved on its own, a few at once.
  */
 export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Parking {
-  const { names, js, log, metrics, publish } = ctx;
+  const { names, log, metrics, publish } = ctx;
   const parkAfter = ctx.config.parkAfter;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -101,62 +115,66 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     metrics.parked.inc();
   }
 
-  async function unpark(pm: JsMsg): Promise<void> {
-    const endpoint = pm.headers?.get(H.endpoint) ?? '';
-    if (!endpoint) {
-      log.error({ seq: pm.seq }, 'parked message without an endpoint; dropped');
-      pm.term();
-      return;
-    }
-    const h = copyHeaders(pm.headers);
-    h.set(H.parked, '1');
-    try {
-      await publish(names.deliveriesSubject(endpoint), pm.data, {
+  /** Moves one parked delivery back; true when another dispatcher had moved it already. */
+  async function unpark(pm: StoredMsg): Promise<boolean> {
+    const endpoint = pm.header.get(H.endpoint);
+    if (endpoint) {
+      const h = copyHeaders(pm.header);
+      h.set(H.parked, '1');
+      const ack = await publish(names.deliveriesSubject(endpoint), pm.data, {
         headers: h,
         msgID: `unpark.${pm.seq}`,
       });
-    } catch (err) {
-      log.warn({ err }, 'could not move a parked delivery back; it will be tried again');
-      pm.nak(TICK_MS);
-      return;
+      if (!ack.duplicate) metrics.unparked.inc();
+      // Stored again: the parked copy can go (another dispatcher may have deleted it).
+      await jsm.streams.deleteMessage(names.parkedStream, pm.seq, false).catch(() => false);
+      return ack.duplicate;
     }
-    // Confirmed, so that a drained per-second consumer has nothing left pending and can go.
-    await pm.ackAck().catch(() => false);
-    metrics.unparked.inc();
+    log.error({ seq: pm.seq }, 'parked message without an endpoint; dropped');
+    await jsm.streams.deleteMessage(names.parkedStream, pm.seq, false).catch(() => false);
+    return false;
   }
 
-  async function drain(second: number): Promise<void> {
-    const durable = `unpark_${second}`;
+  /**
+   * Moves back the deliveries parked under `second`, oldest first: each read starts after
+   * the one before, and the moves (publish, PubAck, delete) run alongside the next reads.
+   * Stops early when another dispatcher is moving the same ones.
+   */
+  async function move(second: number): Promise<void> {
+    const subject = `${names.parkedPrefix}${second}`;
+    const moving = new Set<Promise<unknown>>();
+    let failed: unknown = null;
+    let otherHere = false;
+    let seq = 0;
     try {
-      await jsm.consumers.add(names.parkedStream, {
-        durable_name: durable,
-        filter_subject: `${names.parkedPrefix}${second}`,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(30_000),
-        max_deliver: -1,
-        // Gone by itself if every dispatcher that used it stopped before deleting it.
-        inactive_threshold: nanos(120_000),
-      });
-    } catch (err) {
-      if (!alreadyThere(err)) throw err;
-    }
-    const consumer = await js.consumers.get(names.parkedStream, durable);
-    while (!stopped) {
-      const info = await consumer.info();
-      if (info.num_pending === 0) {
-        if (info.num_ack_pending === 0)
-          await jsm.consumers.delete(names.parkedStream, durable).catch(() => undefined);
-        return;
+      while (!stopped && !otherHere && failed === null) {
+        // The first message on the subject from `seq` on. The server has taken
+        // `next_by_subj` since 2.9 (checked on 2.9.10 and 2.15.2); nats.js 2.29 types it
+        // only for direct gets, which need the stream's allow_direct.
+        const query: SeqMsgRequest & { next_by_subj: string } = { seq, next_by_subj: subject };
+        let pm: StoredMsg;
+        try {
+          pm = await jsm.streams.getMessage(names.parkedStream, query);
+        } catch (err) {
+          if (/no message found/i.test(String(err))) break;
+          throw err;
+        }
+        seq = pm.seq + 1;
+        const p: Promise<unknown> = unpark(pm)
+          .then((duplicate) => {
+            if (duplicate) otherHere = true;
+          })
+          .catch((err: unknown) => {
+            failed = err;
+          })
+          .finally(() => moving.delete(p));
+        moving.add(p);
+        if (moving.size >= MOVES_AT_ONCE) await Promise.race(moving);
       }
-      const batch = await consumer.fetch({
-        max_messages: Math.min(FETCH, info.num_pending),
-        expires: 2000,
-      });
-      const moves: Promise<void>[] = [];
-      for await (const pm of batch) moves.push(unpark(pm));
-      await Promise.all(moves);
+    } finally {
+      await Promise.all(moving);
     }
+    if (failed !== null) throw failed;
   }
 
   async function tick(): Promise<void> {
@@ -169,10 +187,19 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
       .map((s) => Number(s.slice(names.parkedPrefix.length)))
       .filter((second) => Number.isInteger(second) && second * 1000 <= now)
       .sort((a, b) => a - b);
-    for (const second of due) {
-      if (stopped) return;
-      await drain(second);
-    }
+    // Each second on its own: one that fails (its publishes refused during an election)
+    // does not hold up the others, and is tried again at the next tick.
+    let next = 0;
+    const worker = async () => {
+      for (let k = next++; k < due.length && !stopped; k = next++) {
+        const second = due[k] as number;
+        await move(second).catch((err: unknown) => {
+          if (!stopped)
+            log.warn({ err, second }, 'could not move parked deliveries back; trying again');
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SECONDS_AT_ONCE, due.length) }, worker));
   }
 
   function schedule() {
@@ -180,7 +207,8 @@ export function createParking(ctx: DispatcherContext, jsm: JetStreamManager): Pa
     timer = setTimeout(() => {
       running = tick()
         .catch((err: unknown) => {
-          if (!stopped) log.warn({ err }, 'could not move parked deliveries back; trying again');
+          if (!stopped)
+            log.warn({ err }, 'could not look for parked deliveries that are due; trying again');
         })
         .finally(() => {
           running = null;

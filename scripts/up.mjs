@@ -33,7 +33,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, portFree, startFerretDB } from './mongo.mjs';
-import { NATS_VERSION, natsAddress, natsAnswers, startNats } from './nats.mjs';
+import { NATS_SERVER_VERSION, natsAddress, natsAnswers, startNats } from './nats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const once = process.argv.includes('--once');
@@ -77,7 +77,7 @@ if (!(await natsAnswers(natsAt))) {
   }
   const storeDir = once ? mkdtempSync(join(tmpdir(), 'hookline-nats-')) : join(state, 'nats');
   say(
-    `hookline: no NATS server answers at ${natsUrl}; starting nats-server ${NATS_VERSION} with JetStream (store in ${once ? storeDir : '.hookline/nats'})`,
+    `hookline: no NATS server answers at ${natsUrl}; starting nats-server ${NATS_SERVER_VERSION} with JetStream (store in ${once ? storeDir : '.hookline/nats'})`,
   );
   const nats = await startNats({
     host: natsAt.host === 'localhost' ? '127.0.0.1' : natsAt.host,

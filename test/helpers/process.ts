@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { reapOnExit } from './reap.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -28,6 +29,7 @@ export async function spawnHookline(
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit(child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => {

@@ -1,30 +1,83 @@
+/**
+ * The harness of the fault tests (test/fault/): real hookline processes on fixed ports, in
+ * namespaces of their own, with receivers counting receipts; keyed publishers under load
+ * while the test takes a process or a backing service away and brings it back; and the
+ * checks every outage must pass — every publish answered (a 503 within a bound, never a
+ * hang) and every accepted message delivered to every endpoint.
+ */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
 import { MongoClient } from 'mongodb';
-import { sleep } from '../../core/lifecycle.js';
-import { freePort, isolation, NATS_URL, waitFor } from '../helpers/env.js';
-import { startOwnFerretDB } from '../helpers/ferretdb.js';
-import { apiClient } from '../helpers/hookline.js';
-import { startNatsServer } from '../helpers/nats-server.js';
-import { type HooklineProcess, spawnHookline } from '../helpers/process.js';
-import { percentile, type PublishReport, rssMb, startPublishers } from '../helpers/publishers.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { freePort, isolation, NATS_URL, waitFor } from './env.js';
+import { apiClient } from './hookline.js';
+import { type HooklineProcess, spawnHookline } from './process.js';
+import { percentile, type PublishReport, rssMb, startPublishers } from './publishers.js';
+import { startReceiver } from './receiver.js';
 
-// The store, then NATS, goes away under load (SIGKILL) and comes back. Publishes meanwhile
-// get a clear 503 within a bound, never a hang; deliveries pause and resume; nothing
-// accepted is lost; no process exits.
+/** What a fault test started, stopped and removed at its end, even when it fails. */
+export interface FaultScope {
+  procs: HooklineProcess[];
+  cleanups: Array<() => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+export function faultScope(): FaultScope {
+  const procs: HooklineProcess[] = [];
+  const cleanups: Array<() => Promise<unknown>> = [];
+  return {
+    procs,
+    cleanups,
+    async close() {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * `hookline all` as a real process on a fixed port (so that it can be killed and started
+ * again where publishers expect it), in a namespace of its own, and a receiver counting
+ * what each endpoint path got.
+ */
+export async function allOnFixedPort(scope: FaultScope, label: string) {
+  const { cleanups, procs } = scope;
+  const iso = isolation(label);
+  cleanups.push(() => iso.cleanup());
+  const received = new Map<string, number>();
+  const r = await startReceiver((req, res) => {
+    const k = `${req.headers['webhook-id']} ${req.path}`;
+    received.set(k, (received.get(k) ?? 0) + 1);
+    res.writeHead(200);
+    res.end();
+  });
+  cleanups.push(() => r.close());
+  const port = await freePort();
+  const env = {
+    HOOKLINE_ADDR: `127.0.0.1:${port}`,
+    HOOKLINE_NATS_URL: NATS_URL,
+    HOOKLINE_MONGODB_URL: iso.mongodbUrl,
+    HOOKLINE_NAMESPACE: iso.namespace,
+    HOOKLINE_ADMIN_TOKEN: 'adm',
+    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
+    HOOKLINE_VERIFY_ENDPOINTS: 'false',
+    HOOKLINE_LOG_LEVEL: 'info',
+  };
+  const start = async (extra: Record<string, string> = {}) => {
+    const p = await spawnHookline(['all'], { ...env, ...extra });
+    procs.push(p);
+    return p;
+  };
+  return { received, receiverUrl: r.url, url: `http://127.0.0.1:${port}`, start };
+}
 
 /** What a publish may take to answer while a backing service is away. */
-const ANSWER_BOUND_MS = 8_000;
+export const ANSWER_BOUND_MS = 8_000;
 
-const procs: HooklineProcess[] = [];
-const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-async function system(label: string, over: { mongodbBase?: string; natsUrl?: string }) {
+export async function system(
+  scope: FaultScope,
+  label: string,
+  over: { mongodbBase?: string; natsUrl?: string },
+) {
+  const { cleanups, procs } = scope;
   const iso = isolation(label);
   const natsUrl = over.natsUrl ?? NATS_URL;
   const mongodbUrl = over.mongodbBase ? `${over.mongodbBase}/${iso.namespace}` : iso.mongodbUrl;
@@ -75,7 +128,9 @@ async function system(label: string, over: { mongodbBase?: string; natsUrl?: str
  * Runs keyed publishers; when a third is accepted, `outage` takes the service away and
  * brings it back. Returns the report and the outage's window.
  */
-async function underLoad(
+export type System = Awaited<ReturnType<typeof system>>;
+
+export async function underLoad(
   url: string,
   outage: () => Promise<{ downAt: number; upAt: number }>,
 ): Promise<{ report: PublishReport; downAt: number; upAt: number; total: number }> {
@@ -97,9 +152,9 @@ async function underLoad(
   return { report, total, ...(await (window as Promise<{ downAt: number; upAt: number }>)) };
 }
 
-async function check(
+export async function check(
   what: string,
-  s: Awaited<ReturnType<typeof system>>,
+  s: System,
   run: Awaited<ReturnType<typeof underLoad>>,
   rssBefore: number[],
 ) {
@@ -154,39 +209,3 @@ async function check(
       `memory stays bounded (${before}→${rssAfter[i]} MB)`,
     );
 }
-
-test('the store SIGKILLed under load and back after 10 s: 503s meanwhile, nothing lost', async () => {
-  const db = await startOwnFerretDB();
-  cleanups.push(() => db.close());
-  const s = await system('storeaway', { mongodbBase: db.url });
-  const rssBefore = [
-    await rssMb(s.registry.child.pid ?? 0),
-    await rssMb(s.dispatcher.child.pid ?? 0),
-  ];
-  const run = await underLoad(s.url, async () => {
-    await db.kill();
-    const downAt = Date.now();
-    await sleep(10_000);
-    await db.start();
-    return { downAt, upAt: Date.now() };
-  });
-  await check('store away 10 s', s, run, rssBefore);
-});
-
-test('NATS SIGKILLed under load and back after 5 s: 503s meanwhile, nothing lost', async () => {
-  const nats = await startNatsServer();
-  cleanups.push(() => nats.close());
-  const s = await system('natsaway', { natsUrl: nats.url });
-  const rssBefore = [
-    await rssMb(s.registry.child.pid ?? 0),
-    await rssMb(s.dispatcher.child.pid ?? 0),
-  ];
-  const run = await underLoad(s.url, async () => {
-    await nats.stop();
-    const downAt = Date.now();
-    await sleep(5_000);
-    await nats.start();
-    return { downAt, upAt: Date.now() };
-  });
-  await check('NATS away 5 s', s, run, rssBefore);
-});
