@@ -88,8 +88,7 @@ export function uiRoutes(options: UiOptions = {}) {
     reply
       .header('content-security-policy', csp)
       .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .header('cross-origin-resource-policy', 'same-origin');
+      .header('referrer-policy', 'no-referrer');
 
   return async (app: FastifyInstance) => {
     const send =
@@ -99,7 +98,11 @@ export function uiRoutes(options: UiOptions = {}) {
           .header('cache-control', 'no-cache')
           .type('text/html; charset=utf-8')
           .status(dir ? 200 : 503);
-        if (name === 'index.html') void reply.header('x-frame-options', 'DENY');
+        // The console is never framed; the portal may be, by the origins its CSP names.
+        if (name === 'index.html')
+          void reply
+            .header('x-frame-options', 'DENY')
+            .header('cross-origin-resource-policy', 'same-origin');
         return reply.send(page(name));
       };
     for (const url of CONSOLE_ROUTES) app.get(url, send('index.html', consoleCsp));
@@ -116,12 +119,14 @@ export function uiRoutes(options: UiOptions = {}) {
       decorateReply: false,
       cacheControl: false,
       setHeaders: (reply, path) => {
-        common(reply, consoleCsp).header(
-          'cache-control',
-          path.endsWith('favicon.svg')
-            ? 'public, max-age=3600'
-            : 'public, max-age=31536000, immutable',
-        );
+        common(reply, consoleCsp)
+          .header('cross-origin-resource-policy', 'same-origin')
+          .header(
+            'cache-control',
+            path.endsWith('favicon.svg')
+              ? 'public, max-age=3600'
+              : 'public, max-age=31536000, immutable',
+          );
       },
     });
   };

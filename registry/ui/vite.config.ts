@@ -22,7 +22,11 @@ export default defineConfig({
     rollupOptions: {
       output: {
         chunkFileNames: 'assets/shared-[hash].js',
-        assetFileNames: 'assets/[name]-[hash][extname]',
+        // The stylesheet is shared by both pages: named for what it is, not for a chunk.
+        assetFileNames: (a) =>
+          a.names.some((n) => n.endsWith('.css'))
+            ? 'assets/styles-[hash][extname]'
+            : 'assets/[name]-[hash][extname]',
       },
       input: {
         console: fileURLToPath(new URL('index.html', import.meta.url)),
@@ -30,5 +34,10 @@ export default defineConfig({
       },
     },
   },
-  server: { host: '127.0.0.1' },
+  // `npx vite --config registry/ui/vite.config.ts`: the UI with hot reload, the API of a
+  // registry running on its default address behind it.
+  server: {
+    host: '127.0.0.1',
+    proxy: { '/v1': process.env.HOOKLINE_URL ?? 'http://127.0.0.1:8080' },
+  },
 });

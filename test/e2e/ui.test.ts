@@ -15,6 +15,7 @@ import {
   type TestBrowser,
 } from '../helpers/browser.js';
 import { type Received, receiverPool } from '../helpers/receiver.js';
+import { pageSizes } from '../../scripts/ui-size.mjs';
 
 // The console and the portal in a real Chromium, against a real registry and dispatcher:
 // every click goes through the public /v1 API, and the browser reaches nothing but 127.0.0.1.
@@ -117,6 +118,10 @@ test('the registry serves the UI with a strict CSP, client routes fall back, /v1
   assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'not_found');
   assert.equal((await fetch(`${h.url}/v1/topics`)).status, 401);
   assert.equal((await fetch(`${h.url}/nothing-here`)).status, 404);
+
+  // What each page downloads before it draws stays far under the issue's 250 KB.
+  for (const [page, size] of Object.entries(pageSizes()))
+    assert.ok(size.gzipped < 250_000, `${page}: ${size.gzipped} B gzipped`);
 });
 
 test('an admin signs in to the console, creates a topic and a subscriber, and gets a portal link', async () => {
