@@ -130,8 +130,9 @@ test('an admin signs in to the console, creates a topic and a subscriber, and ge
   await p.goto(`${h.url}/topics`);
   await p.getByRole('heading', { name: 'hookline console' }).waitFor();
   await screenshots(p, 'console-signin');
-  await p.getByLabel('Admin or publisher token').fill(ADMIN);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  // By keyboard alone: the token field has the focus, Enter signs in.
+  await p.keyboard.type(ADMIN);
+  await p.keyboard.press('Enter');
   // Back where it was asked for; the token in sessionStorage, never in the address.
   await p.getByRole('heading', { name: 'Topics', exact: true }).waitFor();
   assert.ok(!p.url().includes(ADMIN));
@@ -279,9 +280,26 @@ test('a published message appears in the portal’s deliveries, with its attempt
     200,
   );
   await screenshots(p, 'portal-deliveries');
+  // Times are the viewer's, with the ISO value on hover.
+  assert.match(
+    (await row.locator('time').first().getAttribute('title')) ?? '',
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/,
+  );
   await row.getByRole('link').first().click();
   await p.getByRole('list', { name: 'Attempts' }).getByText('HTTP 200').waitFor();
   await screenshots(p, 'portal-delivery');
+  // The keyboard: the first Tab reaches "Skip to content", which moves the focus to the page.
+  await p.reload();
+  await p.getByRole('list', { name: 'Attempts' }).waitFor();
+  await p.keyboard.press('Tab');
+  assert.equal(
+    await p.evaluate(
+      () =>
+        (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document
+          .activeElement.textContent,
+    ),
+    'Skip to content',
+  );
 });
 
 test('the endpoint page: test event, secret and snippets that verify a real delivery', async () => {
@@ -422,6 +440,32 @@ test('signing out ends the portal session; a refused token sends the console bac
   await nav(p, 'Topics', 'hookline console');
   await p.getByText('sign in again').waitFor();
   assert.equal(await sessionItem(p, 'hookline.console.token'), null);
+});
+
+test('lists page with the API’s cursors', async () => {
+  await h.api('POST', '/v1/topics', { name: 'paging.topic' });
+  const messages = Array.from({ length: 60 }, (_, i) => ({ topic: 'paging.topic', data: { i } }));
+  assert.equal((await h.api('POST', '/v1/messages/batch', { messages })).status, 202);
+  const p = await page();
+  await p.goto(`${h.url}/`);
+  await p.getByLabel('Admin or publisher token').fill(ADMIN);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('heading', { name: 'Overview' }).waitFor();
+  await p.goto(`${h.url}/messages?topic=paging.topic`);
+  const rows = p.getByRole('table', { name: 'Messages' }).locator('tbody tr');
+  await waitFor('the first page', async () => (await rows.count()) === 50);
+  const first = await rows.first().getAttribute('data-id');
+  await p.getByRole('button', { name: 'Older →' }).click();
+  await p.getByText('Page 2').waitFor();
+  await waitFor('the second page', async () => (await rows.count()) === 10);
+  assert.equal(await p.getByRole('button', { name: 'Older →' }).isDisabled(), true);
+  await p.getByRole('button', { name: '← Newer' }).click();
+  await p.getByText('Page 1').waitFor();
+  await waitFor(
+    'the first page again',
+    async () => (await rows.first().getAttribute('data-id')) === first,
+  );
+  await p.context().close();
 });
 
 test('the browser reached nothing but 127.0.0.1, and no CSP violation was reported', () => {
