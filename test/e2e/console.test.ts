@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
 import { echoVerification, receiverPool } from '../helpers/receiver.js';
+import { sweepConsoleData, sweepStats } from '../../registry/sweep.js';
 
 // What the console and the portal are built on: stats that equal the attempts made, bulk
 // retry as a job, test events to one endpoint, the secret revealed, and list filters that
@@ -342,4 +343,18 @@ test('list filters, and cursors that page through a filtered list', async () => 
       .data.length,
     6,
   );
+});
+
+// Last: it sweeps this file's stats away.
+test('the sweep removes stats buckets by id, and the writers whose buckets are all gone', async () => {
+  const { mongo } = h.running;
+  assert.ok((await mongo.col.stats.countDocuments({})) > 0);
+  // Nothing is old enough yet.
+  assert.equal(await sweepStats(mongo, new Date(Date.now() - 86_400_000)), 0);
+  const removed = await sweepStats(mongo, new Date(Date.now() + 2 * 86_400_000));
+  assert.ok(removed > 0);
+  assert.equal(await mongo.col.stats.countDocuments({}), 0);
+  assert.equal(await mongo.col.statsWriters.countDocuments({}), 0);
+  const swept = await sweepConsoleData({ mongo, config: h.config });
+  assert.equal(swept.stats, 0);
 });

@@ -4,6 +4,7 @@ import { MongoClient } from 'mongodb';
 import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
 import { receiverPool } from '../helpers/receiver.js';
+import { sweepPortal } from '../../registry/portal.js';
 
 // Portal links and sessions: a code works once and expires; a session is exactly its
 // subscriber (never another's endpoints, deliveries, stats or jobs); it ends when asked,
@@ -242,9 +243,22 @@ test('an expired code and an expired session are refused; links use HOOKLINE_PUB
     const anon = apiClient(short.url, null);
     // The code expires at expires_at: wait until then, not longer.
     await new Promise((r) => setTimeout(r, Date.parse(link.body.expires_at) - Date.now() + 50));
+    const unused = await short.api('POST', `/v1/subscribers/${sub.id}/portal-links`);
     const expired = await anon('POST', '/v1/portal/sessions', { code: codeOf(link.body.url) });
     assert.equal(expired.status, 401);
     assert.equal(expired.body.error.code, 'portal_code_invalid');
+    // Expired codes are swept (FerretDB has no TTL indexes); a live one stays.
+    const codes = short.running.mongo.col.portalCodes;
+    const left = await codes.countDocuments({});
+    assert.ok(left >= 1);
+    await new Promise((r) => setTimeout(r, Date.parse(unused.body.expires_at) - Date.now() + 50));
+    const live = await short.api('POST', `/v1/subscribers/${sub.id}/portal-links`);
+    assert.ok((await sweepPortal(short.running.mongo)) >= 1);
+    assert.equal(await codes.countDocuments({}), 1, 'only the live code is left');
+    assert.equal(
+      (await anon('POST', '/v1/portal/sessions', { code: codeOf(live.body.url) })).status,
+      201,
+    );
 
     const fresh = await short.api('POST', `/v1/subscribers/${sub.id}/portal-links`);
     const session = await anon('POST', '/v1/portal/sessions', { code: codeOf(fresh.body.url) });
