@@ -1,3 +1,5 @@
+// `GET /v1/stats`: the window a query covers, and the reader that sums the dispatchers'
+// counters and reads the backlog.
 import type { JetStreamManager } from 'nats';
 import { ApiError } from '../core/errors.js';
 import type { FailedDoc, StatsWriterDoc } from '../core/model.js';

@@ -4,6 +4,7 @@ import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
 import { echoVerification, receiverPool } from '../helpers/receiver.js';
 import { sweepConsoleData, sweepStats } from '../../registry/sweep.js';
+import { backfillFailed } from '../../registry/migrate.js';
 
 // What the console and the portal are built on: stats that equal the attempts made, bulk
 // retry as a job, test events to one endpoint, the secret revealed, and list filters that
@@ -343,6 +344,33 @@ test('list filters, and cursors that page through a filtered list', async () => 
       .data.length,
     6,
   );
+});
+
+test('deliveries that failed before `failed` existed are indexed once, at start', async () => {
+  const down = await receivers.start((_req, res) => {
+    res.writeHead(503);
+    res.end();
+  });
+  const ep = (
+    await h.api('POST', '/v1/endpoints', { url: `${down.url}/old`, topics: ['console.b'] })
+  ).body.id as string;
+  await h.api('POST', '/v1/messages', { topic: 'console.b', data: 'old' });
+  const { mongo } = h.running;
+  await waitFor('the delivery to fail', async () => {
+    const list = (await h.api('GET', `/v1/deliveries?endpoint_id=${ep}`)).body.data;
+    return list[0]?.status === 'failed';
+  });
+  await waitFor(
+    'its entry in failed',
+    async () => (await mongo.col.failed.countDocuments({ endpoint_id: ep })) === 1,
+  );
+  // As an earlier version left it: the failed delivery, and no entry.
+  await mongo.col.failed.deleteMany({});
+  await mongo.col.settings.deleteOne({ _id: 'migrated_failed_index_v1' });
+  assert.ok(((await backfillFailed(mongo)) ?? 0) >= 1);
+  const entry = await mongo.col.failed.findOne({ endpoint_id: ep });
+  assert.equal(entry?.topic, 'console.b');
+  assert.equal(await backfillFailed(mongo), null, 'once per database');
 });
 
 // Last: it sweeps this file's stats away.
