@@ -18,6 +18,8 @@ import { createAnnouncer } from '../registry/context.js';
 import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/index.js';
 import { sweepIdempotencyKeys, sweepRetention } from '../registry/publish.js';
 import { ensureSystemTopics } from '../registry/routes/topics.js';
+import { sweepConsoleData } from '../registry/sweep.js';
+import { backfillFailed } from '../registry/migrate.js';
 
 export interface Running {
   /** Where the registry listens, when it runs: `http://host:port`. */
@@ -99,6 +101,10 @@ export async function startHookline(
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       url = `http://${host}:${addr.port}`;
       log.info({ url }, 'registry listening');
+      backfillFailed(mongo).then(
+        (added) => added !== null && log.info({ added }, 'failed deliveries indexed'),
+        (err: unknown) => log.warn({ err }, 'could not index failed deliveries; next start will'),
+      );
       sweeper = setInterval(() => {
         sweepIdempotencyKeys({ mongo }).catch((err: unknown) =>
           log.warn({ err }, 'idempotency sweep failed'),
@@ -106,6 +112,10 @@ export async function startHookline(
         sweepRetention({ mongo, config }).then(
           (removed) => log.info({ removed }, 'retention sweep'),
           (err: unknown) => log.warn({ err }, 'retention sweep failed'),
+        );
+        sweepConsoleData({ mongo, config }).then(
+          (removed) => log.info({ removed }, 'portal, stats and jobs sweep'),
+          (err: unknown) => log.warn({ err }, 'portal, stats and jobs sweep failed'),
         );
       }, 10 * 60_000);
       sweeper.unref();

@@ -54,6 +54,14 @@ const SETTINGS = {
   },
   resyncInterval: { env: 'HOOKLINE_RESYNC_INTERVAL', def: '60s', parse: parseDuration },
   shutdownTimeout: { env: 'HOOKLINE_SHUTDOWN_TIMEOUT', def: '7s', parse: parseDuration },
+  publicUrl: { env: 'HOOKLINE_PUBLIC_URL', def: '', parse: parsePublicUrl },
+  portalCodeTtl: { env: 'HOOKLINE_PORTAL_CODE_TTL', def: '10m', parse: parseDuration },
+  portalSessionTtl: { env: 'HOOKLINE_PORTAL_SESSION_TTL', def: '8h', parse: parseDuration },
+  portalFrameAncestors: {
+    env: 'HOOKLINE_PORTAL_FRAME_ANCESTORS',
+    def: '',
+    parse: parseFrameAncestors,
+  },
   crashAt: { env: 'HOOKLINE_TEST_CRASH_AT', def: '', parse: (s: string) => s },
 } as const;
 
@@ -148,6 +156,36 @@ function parseLogLevel(
   const found = levels.find((l) => l === s);
   if (!found) throw new Error(`"${s}" is not one of ${levels.join(', ')}`);
   return found;
+}
+
+/** Where people reach the registry (links are built on it): empty, or an http(s) URL. */
+function parsePublicUrl(s: string): string {
+  if (s.trim() === '') return '';
+  let u: URL;
+  try {
+    u = new URL(s.trim());
+  } catch {
+    throw new Error(`"${s}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`"${s}" is not an http or https URL`);
+  if (u.search || u.hash || u.username || u.password)
+    throw new Error(`"${s}" must not carry a query, fragment or credentials`);
+  return u.href.replace(/\/+$/, '');
+}
+
+/**
+ * The sources a page may be framed by (CSP `frame-ancestors`): origins such as
+ * `https://books.example` or `https://*.example.com`, or `'self'`; comma or space separated.
+ */
+function parseFrameAncestors(s: string): readonly string[] {
+  const sources = s.split(/[\s,]+/).filter(Boolean);
+  for (const src of sources) {
+    if (src === "'self'") continue;
+    if (!/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(src))
+      throw new Error(`"${src}" is not an origin (https://host[:port]) or 'self'`);
+  }
+  return Object.freeze(sources);
 }
 
 export type { Cidr };

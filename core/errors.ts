@@ -4,12 +4,17 @@
  */
 export const ERRORS = {
   unauthorized: { status: 401, message: 'Missing or invalid bearer token.' },
+  portal_code_invalid: {
+    status: 401,
+    message: 'This portal link has expired or was used already; ask for a new one.',
+  },
   forbidden: { status: 403, message: 'This token may not do that.' },
   not_found: { status: 404, message: 'Not found.' },
   topic_not_found: { status: 404, message: 'Unknown topic.' },
   endpoint_not_found: { status: 404, message: 'Unknown endpoint.' },
   message_not_found: { status: 404, message: 'Unknown message.' },
   delivery_not_found: { status: 404, message: 'Unknown delivery.' },
+  job_not_found: { status: 404, message: 'Unknown job.' },
   malformed_json: { status: 400, message: 'The request body is not valid JSON.' },
   bad_request: { status: 400, message: 'The request is malformed.' },
   payload_too_large: { status: 413, message: 'The request body is larger than the limit.' },

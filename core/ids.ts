@@ -49,7 +49,7 @@ export function ulid(now = Date.now()): string {
 }
 
 export function newId(
-  prefix: 'msg' | 'ep' | 'top' | 'req' | 'att' | 'tok' | 'sub' | 'pub',
+  prefix: 'msg' | 'ep' | 'top' | 'req' | 'att' | 'tok' | 'sub' | 'pub' | 'job' | 'wr',
 ): string {
   return `${prefix}_${ulid()}`;
 }

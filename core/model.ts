@@ -168,3 +168,94 @@ export interface SettingDoc {
 export type ChangeEvent =
   | { kind: 'endpoint'; op: 'upsert' | 'delete'; id: string }
   | { kind: 'resync' };
+
+/**
+ * A portal link's single-use code, stored under its SHA-256 as `_id`: found and consumed
+ * by id (a delete, whose count says which of two concurrent exchanges won).
+ */
+export interface PortalCodeDoc {
+  _id: string;
+  subscriber_id: string;
+  expires_at: Date;
+  created_at: Date;
+}
+
+/** A portal session's token, stored under its SHA-256 as `_id`; it acts as its subscriber. */
+export interface PortalSessionDoc {
+  _id: string;
+  subscriber_id: string;
+  expires_at: Date;
+  created_at: Date;
+}
+
+/**
+ * A delivery that failed for good and has not been retried since: one document each,
+ * inserted with its failed outcome and removed by a retry or the retention sweep. It keeps
+ * the failed ones apart from the (far more numerous) succeeded outcomes, so counting them
+ * and retrying them in bulk reads only them.
+ */
+export interface FailedDoc {
+  _id: string; // the delivery id
+  endpoint_id: string;
+  owner_id?: string;
+  topic: string;
+  message_id: string;
+  generation: number;
+  /** The delivery's creation time: filters by time use it, as the lists do. */
+  created_at: Date;
+  failed_at: Date;
+}
+
+export type JobStatus = 'running' | 'done' | 'failed';
+
+/** A background job (bulk retry). Written by the registry process that runs it. */
+export interface JobDoc {
+  _id: string; // job_<ulid>
+  kind: 'retry';
+  status: JobStatus;
+  total: number;
+  /** Deliveries handled so far, retried or not; `errors` of them could not be retried. */
+  done: number;
+  errors: number;
+  /** The subscriber that started it; null for the admin's. */
+  owner_id: string | null;
+  filter: Record<string, unknown>;
+  /** Why the job failed, for the logs and the curious; not part of the API's view. */
+  error: string | null;
+  created_at: Date;
+  /** The runner's heartbeat: a running job not updated for a minute was interrupted. */
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+/** One endpoint's attempts in a stats bucket (core/stats.ts). Absent counters are 0. */
+export interface StatsEntry {
+  /** Succeeded and failed attempts, and their summed duration in ms. */
+  s?: number;
+  f?: number;
+  ms?: number;
+  /** The endpoint's owner, when it has one: a subscriber's stats are the sum of its entries. */
+  o?: string;
+  /** The last error of a failed attempt in the bucket. */
+  err?: string;
+}
+
+/** The attempts one dispatcher recorded in one bucket of one size (core/stats.ts). */
+export interface StatsDoc {
+  _id: string; // statsId(level, bucket start, writer)
+  t: Date;
+  s?: number;
+  f?: number;
+  ms?: number;
+  e?: Record<string, StatsEntry>;
+}
+
+/** A dispatcher that writes stats: readers look up only the buckets it may have written. */
+export interface StatsWriterDoc {
+  _id: string; // wr_<ulid>, one per dispatcher process
+  started_at: Date;
+  /** No bucket of this writer starts after this (a lease it extends ahead of time). */
+  last_at: Date;
+  /** The retention sweep has removed this writer's buckets before this time. */
+  swept_to?: Date | null;
+}

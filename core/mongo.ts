@@ -3,11 +3,17 @@ import type {
   AttemptDoc,
   StoredDelivery,
   EndpointDoc,
+  FailedDoc,
   IdempotencyDoc,
+  JobDoc,
   MessageDoc,
   OutcomeDoc,
+  PortalCodeDoc,
+  PortalSessionDoc,
   PrincipalDoc,
   SettingDoc,
+  StatsDoc,
+  StatsWriterDoc,
   TopicDoc,
 } from './model.js';
 
@@ -21,6 +27,12 @@ export interface Collections {
   attempts: Collection<AttemptDoc>;
   settings: Collection<SettingDoc>;
   principals: Collection<PrincipalDoc>;
+  portalCodes: Collection<PortalCodeDoc>;
+  portalSessions: Collection<PortalSessionDoc>;
+  failed: Collection<FailedDoc>;
+  jobs: Collection<JobDoc>;
+  stats: Collection<StatsDoc>;
+  statsWriters: Collection<StatsWriterDoc>;
 }
 
 export interface Mongo {
@@ -50,6 +62,12 @@ export async function connectMongo(url: string): Promise<Mongo> {
     attempts: db.collection('attempts'),
     settings: db.collection('settings'),
     principals: db.collection('principals'),
+    portalCodes: db.collection('portal_codes'),
+    portalSessions: db.collection('portal_sessions'),
+    failed: db.collection('failed'),
+    jobs: db.collection('jobs'),
+    stats: db.collection('stats'),
+    statsWriters: db.collection('stats_writers'),
   };
   let closed: Promise<void> | null = null;
   return {
@@ -104,6 +122,12 @@ export async function ensureIndexes(mongo: Pick<Mongo, 'db' | 'col'>): Promise<v
     col.principals.createIndex({ kind: 1, created_at: -1 }),
     col.endpoints.createIndex({ owner_id: 1, created_at: -1 }),
     col.deliveries.createIndex({ owner_id: 1, created_at: -1 }),
+    col.portalCodes.createIndex({ expires_at: 1 }),
+    col.portalSessions.createIndex({ subscriber_id: 1 }),
+    col.portalSessions.createIndex({ expires_at: 1 }),
+    col.failed.createIndex({ owner_id: 1, created_at: -1 }),
+    col.failed.createIndex({ endpoint_id: 1, created_at: -1 }),
+    col.jobs.createIndex({ created_at: 1 }),
   ]);
 }
 

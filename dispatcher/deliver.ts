@@ -85,8 +85,14 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
               attempt,
               attempt?.created_at ?? new Date(),
             ),
+            topic: d.topic,
           }
-        : { kind: 'reschedule', change: { deliveryId: d._id, set, incAttempts }, attempt };
+        : {
+            kind: 'reschedule',
+            change: { deliveryId: d._id, set, incAttempts },
+            attempt,
+            ownerId: d.owner_id ?? null,
+          };
     await ctx.recorder.record(next);
   }
 

@@ -11,6 +11,7 @@ import { createParking, type Parking } from './parking.js';
 import { createPull, type Pull } from './pull.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRecorder } from './recorder.js';
+import { createCounters } from './counters.js';
 import { createDeliveryStore } from './fanout.js';
 import { SubscriptionCache } from './subscriptions.js';
 import type { Registry } from 'prom-client';
@@ -42,12 +43,13 @@ export function createDispatcher(
   // in steps of up to 100 ms; on MongoDB each batch is large enough that turns cost little.
   const writeLane = new Semaphore(1);
   const publisher = createPublisher(deps.nc);
+  const counters = createCounters(deps.mongo, writeLane, log);
   const ctx: DispatcherContext = {
     ...deps,
     log,
     names,
     subscriptions,
-    recorder: createRecorder(deps.mongo, writeLane),
+    recorder: createRecorder(deps.mongo, writeLane, counters),
     publish: publisher.publish,
     storeDelivery: createDeliveryStore(deps, writeLane),
     metrics: createDispatcherMetrics(options.metricsRegistry, () => subscriptions.size),
@@ -188,6 +190,7 @@ export function createDispatcher(
       const drained = (async () => {
         while (loops.some((l) => l.inFlight.size > 0)) await sleep(20);
         await ctx.recorder.idle();
+        await counters.close();
       })();
       const finished = await withDeadline(
         drained.then(() => true),
@@ -213,6 +216,8 @@ export function createDispatcher(
           'shutdown deadline reached; unfinished deliveries returned to JetStream',
         );
       }
+      // Counted attempts are written last (a no-op when the drain above did it).
+      await withDeadline(counters.close(), 2000, undefined);
       pulling = false;
       for (const l of loops) l.pull.stop();
       await withDeadline(Promise.all(loops.map((l) => l.done)), 1000, undefined);

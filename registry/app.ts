@@ -18,6 +18,12 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { topicRoutes } from './routes/topics.js';
+import { createJobs } from './jobs.js';
+import { createPortal } from './portal.js';
+import { jobRoutes } from './routes/jobs.js';
+import { portalExchangeRoutes, portalRoutes } from './routes/portal.js';
+import { statsRoutes } from './routes/stats.js';
+import { createStats } from './stats.js';
 
 export type App = FastifyInstance;
 
@@ -101,22 +107,31 @@ export function buildRegistry(
     });
   });
 
+  const auth = createAuthenticator(deps.mongo, options.adminHash, deps.config.apiRateLimit);
+  const portal = createPortal(deps);
+  const jobs = createJobs(deps);
+  const stats = createStats(deps);
+  // Jobs under way record where they stopped before the caller closes MongoDB.
+  app.addHook('onClose', async () => jobs.close());
+
   void app.register(healthRoutes(deps, metrics));
   void app.register(
     async (v1) => {
       v1.decorateRequest('principal', null as never);
-      v1.addHook(
-        'onRequest',
-        createAuthenticator(deps.mongo, options.adminHash, deps.config.apiRateLimit),
-      );
-      await v1.register(principalRoutes(deps));
+      v1.addHook('onRequest', auth.hook);
+      await v1.register(principalRoutes(deps, portal));
       await v1.register(topicRoutes(deps));
       await v1.register(endpointRoutes(deps));
       await v1.register(messageRoutes(deps, metrics));
       await v1.register(deliveryRoutes(deps));
+      await v1.register(jobRoutes(deps, jobs));
+      await v1.register(statsRoutes(deps, stats));
+      await v1.register(portalRoutes(deps, portal, auth));
     },
     { prefix: '/v1' },
   );
+  // Outside the authenticated scope: a portal link's code is exchanged without a token.
+  void app.register(portalExchangeRoutes(portal), { prefix: '/v1' });
   return app as unknown as App;
 }
 

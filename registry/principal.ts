@@ -5,12 +5,25 @@ import { sha256Hex } from '../core/ids.js';
 import type { Mongo } from '../core/mongo.js';
 import { bearerToken, sameHash } from './auth.js';
 
-/** Who is calling: the admin, a publisher (made by the admin), or a subscriber. */
+/**
+ * Who is calling: the admin, a publisher (made by the admin), or a subscriber — with its
+ * API key, or through a portal session (registry/portal.ts), which acts as the subscriber
+ * in every way and only adds when it ends.
+ */
 export type Principal =
   | { kind: 'admin' }
   | { kind: 'publisher'; id: string }
-  | { kind: 'subscriber'; id: string };
+  | { kind: 'subscriber'; id: string; portal?: PortalSession };
 export type Role = Principal['kind'];
+
+export interface PortalSession {
+  /** The SHA-256 of the session's token: its `_id` in `portal_sessions`. */
+  tokenHash: string;
+  expiresAt: Date;
+}
+
+/** Portal session tokens start with this, so they are looked up where they are stored. */
+export const PORTAL_TOKEN_PREFIX = 'hl_ps';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,10 +57,31 @@ export function createAuthenticator(mongo: Mongo, adminHash: string, requestsPer
       );
     }
   };
-  return async (req: FastifyRequest): Promise<void> => {
+  const hook = async (req: FastifyRequest): Promise<void> => {
     await authenticate(req);
     await limit(req.principal.kind === 'admin' ? 'admin' : req.principal.id);
   };
+
+  /** A session or subscriber as it is stored now; null when it may not act. */
+  async function lookUp(token: string, hash: string): Promise<Principal | null> {
+    if (token.startsWith(`${PORTAL_TOKEN_PREFIX}_`)) {
+      const s = await mongo.col.portalSessions.findOne({ _id: hash });
+      // An expired one is refused below, with a message that says so.
+      if (!s) return null;
+      // Revoking the subscriber ends its sessions (they are deleted too, see portal.ts).
+      const sub = await mongo.col.principals.findOne({ _id: s.subscriber_id });
+      if (sub?.kind !== 'subscriber' || sub.revoked_at !== null) return null;
+      return {
+        kind: 'subscriber',
+        id: sub._id,
+        portal: { tokenHash: hash, expiresAt: s.expires_at },
+      };
+    }
+    const doc = await mongo.col.principals.findOne({ key_hash: hash });
+    return doc && doc.revoked_at === null && sameHash(doc.key_hash, hash)
+      ? { kind: doc.kind, id: doc._id }
+      : null;
+  }
 
   async function authenticate(req: FastifyRequest): Promise<void> {
     const token = bearerToken(req);
@@ -61,19 +95,30 @@ export function createAuthenticator(mongo: Mongo, adminHash: string, requestsPer
     const now = Date.now();
     let hit = cache.get(hash);
     if (!hit || hit.until < now) {
-      const doc = await mongo.col.principals.findOne({ key_hash: hash });
-      const principal: Principal | null =
-        doc && doc.revoked_at === null && sameHash(doc.key_hash, hash)
-          ? { kind: doc.kind, id: doc._id }
-          : null;
-      hit = { principal, until: now + CACHE_MS };
+      hit = { principal: await lookUp(token, hash), until: now + CACHE_MS };
       if (cache.size > 10_000) cache.clear();
       cache.set(hash, hit);
     }
-    if (!hit.principal) throw new ApiError('unauthorized');
-    req.principal = hit.principal;
+    const p = hit.principal;
+    if (!p) throw new ApiError('unauthorized');
+    // A session ends on time, whatever the cache says.
+    if (p.kind === 'subscriber' && p.portal && p.portal.expiresAt.getTime() <= now)
+      throw new ApiError(
+        'unauthorized',
+        'This portal session has expired; open a new portal link.',
+      );
+    req.principal = p;
   }
+
+  return {
+    hook,
+    /** Forgets a token at once (a session that ended), rather than after the cache's seconds. */
+    forget(tokenHash: string): void {
+      cache.delete(tokenHash);
+    },
+  };
 }
+export type Authenticator = ReturnType<typeof createAuthenticator>;
 
 /** Throws 403 unless the caller has one of the roles. */
 export function allow(req: FastifyRequest, ...roles: Role[]): void {

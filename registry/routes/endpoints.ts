@@ -1,5 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Filter } from 'mongodb';
+import { withDefaults } from '../../core/deliveries.js';
 import { ApiError } from '../../core/errors.js';
 import { newId, sha256Hex } from '../../core/ids.js';
 import type { EndpointDoc, SecretEntry } from '../../core/model.js';
@@ -7,9 +9,17 @@ import { generateSecret } from '../../core/signing.js';
 import { sameHash } from '../auth.js';
 import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
-import { CreateEndpoint, IdParam, ListQuery, PatchEndpoint, VerifyEndpoint } from '../schemas.js';
+import {
+  CreateEndpoint,
+  EndpointsQuery,
+  IdParam,
+  PatchEndpoint,
+  TestEvent,
+  VerifyEndpoint,
+} from '../schemas.js';
+import { sendTestEvent } from '../test-event.js';
 import { checkHeaders, checkUrl, verifyEndpoint } from '../verification.js';
-import { endpointView } from '../views.js';
+import { deliveryView, endpointView, messageView } from '../views.js';
 import { allow, ownerScope, visible } from '../principal.js';
 import { requireTopics } from './topics.js';
 
@@ -85,14 +95,21 @@ export function endpointRoutes(deps: RegistryDeps) {
       return reply.status(201).send(endpointView(doc, secret));
     });
 
-    app.get('/endpoints', { schema: { querystring: ListQuery } }, async (req) => {
+    app.get('/endpoints', { schema: { querystring: EndpointsQuery } }, async (req) => {
+      const q = req.query;
       const scope = ownerScope(req);
-      return listPage(
-        endpoints,
-        scope === null ? {} : { owner_id: scope },
-        pageParams(req.query),
-        (d) => endpointView(d),
-      );
+      if (scope !== null && q.owner_id !== undefined)
+        throw new ApiError(
+          'forbidden',
+          'owner_id is for the admin and publishers: a subscriber lists only its own endpoints.',
+        );
+      const filter: Filter<EndpointDoc> = {};
+      const owner = scope ?? q.owner_id;
+      if (owner !== undefined) filter.owner_id = owner;
+      if (q.status !== undefined) filter.status = q.status;
+      if (q.topic !== undefined) filter.topics = q.topic;
+      if (q.url !== undefined) filter.url = { $regex: escapeRegex(q.url), $options: 'i' };
+      return listPage(endpoints, filter, pageParams(q), (d) => endpointView(d));
     });
 
     app.get('/endpoints/:id', { schema: { params: IdParam } }, async (req) =>
@@ -178,6 +195,54 @@ export function endpointRoutes(deps: RegistryDeps) {
       return endpointView(doc, secret);
     });
 
+    /** The signing secrets, for the endpoint's owner and the admin (docs/security.md). */
+    app.get('/endpoints/:id/secret', { schema: { params: IdParam } }, async (req, reply) => {
+      const current = await loadForChange(req, req.params.id);
+      const now = Date.now();
+      const live = current.secrets.filter(
+        (s) => s.expires_at === null || s.expires_at.getTime() > now,
+      );
+      const signing = live.find((s) => s.expires_at === null) ?? live[0];
+      if (!signing) throw new ApiError('conflict', 'This endpoint has no live secret; rotate it.');
+      void reply.header('cache-control', 'no-store');
+      return {
+        secret: deps.box.open(signing.secret),
+        previous: live
+          .filter((s) => s !== signing)
+          .map((s) => ({
+            secret: deps.box.open(s.secret),
+            expires_at: s.expires_at ? s.expires_at.toISOString() : null,
+          })),
+      };
+    });
+
+    /** One event to this endpoint alone (registry/test-event.ts): for its owner and the admin. */
+    app.post(
+      '/endpoints/:id/test',
+      { schema: { params: IdParam, body: TestEvent }, preValidation: emptyBodyAsObject },
+      async (req, reply) => {
+        const current = await loadForChange(req, req.params.id);
+        const topic = req.body.topic ?? current.topics[0];
+        if (topic === undefined || !current.topics.includes(topic))
+          throw new ApiError(
+            'invalid_request',
+            `body: topic: this endpoint does not subscribe to "${topic}"; it subscribes to ${current.topics.map((t) => `"${t}"`).join(', ')}`,
+          );
+        if (current.status !== 'active')
+          throw new ApiError(
+            'conflict',
+            current.status === 'pending'
+              ? 'This endpoint has not been verified yet: send its token to /verify first.'
+              : 'This endpoint is disabled; enable it first.',
+          );
+        const data = 'data' in req.body ? req.body.data : { test: true };
+        const { message, delivery } = await sendTestEvent(deps, current, topic, data);
+        return reply
+          .status(202)
+          .send({ message: messageView(message), delivery: deliveryView(withDefaults(delivery)) });
+      },
+    );
+
     app.post('/endpoints/:id/enable', { schema: { params: IdParam } }, async (req) => {
       const current = await loadForChange(req, req.params.id);
       if (current.status === 'pending') {
@@ -200,6 +265,15 @@ export function endpointRoutes(deps: RegistryDeps) {
       );
     });
   };
+}
+
+/** A body-less request to a route whose body is all optional fields: an empty object. */
+async function emptyBodyAsObject(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined) req.body = {};
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export function liveSecrets(e: Pick<EndpointDoc, 'secrets'>, now = Date.now()): string[] {

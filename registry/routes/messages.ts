@@ -5,7 +5,17 @@ import type { RegistryDeps } from '../context.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { listPage, pageParams } from '../pagination.js';
 import { publishMany, publishMessage } from '../publish.js';
-import { IdParam, ListQuery, MessagesQuery, PublishBatch, PublishMessage } from '../schemas.js';
+import type { Filter } from 'mongodb';
+import type { MessageDoc } from '../../core/model.js';
+import {
+  IdParam,
+  ListQuery,
+  MessagesQuery,
+  PublishBatch,
+  PublishMessage,
+  timeFilter,
+  timeRange,
+} from '../schemas.js';
 import { messageView } from '../views.js';
 import { listDeliveries } from '../delivery-list.js';
 import { allow } from '../principal.js';
@@ -71,8 +81,11 @@ export function messageRoutes(deps: RegistryDeps, metrics: RegistryMetrics) {
 
     app.get('/messages', { schema: { querystring: MessagesQuery } }, async (req) => {
       allow(req, 'admin', 'publisher');
-      const filter = req.query.topic ? { topic: req.query.topic } : {};
-      return listPage(messages, filter, pageParams(req.query), messageView);
+      const q = req.query;
+      const filter: Filter<MessageDoc> = timeFilter(timeRange(q));
+      if (q.topic !== undefined) filter.topic = q.topic;
+      if (q.idempotency_key !== undefined) filter.idempotency_key = q.idempotency_key;
+      return listPage(messages, filter, pageParams(q), messageView);
     });
 
     app.get('/messages/:id', { schema: { params: IdParam } }, async (req) => {

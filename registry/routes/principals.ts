@@ -6,6 +6,7 @@ import { newId, randomToken, sha256Hex } from '../../core/ids.js';
 import type { PrincipalDoc, PrincipalKind } from '../../core/model.js';
 import type { RegistryDeps } from '../context.js';
 import { listPage, pageParams } from '../pagination.js';
+import type { Portal } from '../portal.js';
 import { allow } from '../principal.js';
 import { IdParam, ListQuery } from '../schemas.js';
 
@@ -26,9 +27,10 @@ function view(p: PrincipalDoc) {
 /**
  * Publishers (tokens the admin makes for services that publish) and subscribers (accounts
  * whose API key manages their own endpoints). A token or key is shown once, at creation;
- * only its SHA-256 is stored. Revoking takes effect within five seconds.
+ * only its SHA-256 is stored. Revoking takes effect within five seconds, and ends a
+ * subscriber's portal sessions.
  */
-export function principalRoutes(deps: RegistryDeps) {
+export function principalRoutes(deps: RegistryDeps, portal: Portal) {
   const { principals } = deps.mongo.col;
 
   async function create(kind: PrincipalKind, name: string) {
@@ -90,6 +92,8 @@ export function principalRoutes(deps: RegistryDeps) {
     app.delete('/subscribers/:id', { schema: { params: IdParam } }, async (req, reply) => {
       allow(req, 'admin', 'publisher');
       await revoke('subscriber', req.params.id);
+      // Its portal sessions end with it (and are refused meanwhile: see principal.ts).
+      await portal.endAllOf(req.params.id);
       return reply.status(204).send();
     });
   };

@@ -4,19 +4,22 @@ import { waitFor } from '../helpers/env.js';
 import { apiClient, startTestHookline, type TestHookline } from '../helpers/hookline.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 
-// Every route, for every role: the admin, a publisher, a subscriber on its own objects, and
-// another subscriber on them. Another subscriber's objects answer 404; a role that may not
+// Every route, for every role: the admin, a publisher, a subscriber on its own objects,
+// another subscriber on them, and a portal session of the first subscriber (which must be
+// exactly the subscriber). Another subscriber's objects answer 404; a role that may not
 // answers 403; no or a wrong token 401.
 
 let h: TestHookline;
 let r: Receiver;
 const ids: Record<string, string> = {};
-type Role = 'admin' | 'publisher' | 'owner' | 'other';
+type Role = 'admin' | 'publisher' | 'owner' | 'other' | 'portal';
+const ROLES = ['admin', 'publisher', 'owner', 'other', 'portal'] as const;
 const tokens: Record<Role, string> = {
   admin: 'test-admin-token',
   publisher: '',
   owner: '',
   other: '',
+  portal: '',
 };
 
 before(async () => {
@@ -53,6 +56,24 @@ before(async () => {
     return list[0]?.status === 'succeeded' && list;
   });
   ids.delivery = d.id;
+  const link = await apiClient(h.url, tokens.publisher)(
+    'POST',
+    `/v1/subscribers/${ids.owner}/portal-links`,
+  );
+  assert.equal(link.status, 201);
+  const code = new URL(link.body.url).hash.replace(/^#code=/, '');
+  const session = await apiClient(h.url, null)('POST', '/v1/portal/sessions', { code });
+  assert.equal(session.status, 201);
+  assert.match(session.body.token, /^hl_ps_/);
+  tokens.portal = session.body.token;
+  const ownJob = await apiClient(h.url, tokens.owner)('POST', '/v1/deliveries/retry', {
+    status: 'failed',
+  });
+  assert.equal(ownJob.status, 202);
+  ids.ownerJob = ownJob.body.id;
+  const adminJob = await admin('POST', '/v1/deliveries/retry', { status: 'failed' });
+  assert.equal(adminJob.status, 202);
+  ids.adminJob = adminJob.body.id;
 });
 after(async () => {
   await h?.close();
@@ -69,13 +90,24 @@ interface Case {
 }
 let n = 0;
 const fresh = () => `auth.t${n++}`;
-const all = (e: Expect): Record<Role, Expect> => ({ admin: e, publisher: e, owner: e, other: e });
+const all = (e: Expect): Record<Role, Expect> => ({
+  admin: e,
+  publisher: e,
+  owner: e,
+  other: e,
+  portal: e,
+});
+/** A portal session may do exactly what its subscriber may: the owner's expectation. */
+const roles = (e: Omit<Record<Role, Expect>, 'portal'>): Record<Role, Expect> => ({
+  ...e,
+  portal: e.owner,
+});
 const cases: Case[] = [
   {
     method: 'POST',
     path: () => '/v1/topics',
     body: () => ({ name: fresh() }),
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   { method: 'GET', path: () => '/v1/topics', expect: all(OK) },
   { method: 'GET', path: () => '/v1/topics/auth.topic', expect: all(OK) },
@@ -83,125 +115,208 @@ const cases: Case[] = [
     method: 'POST',
     path: () => '/v1/endpoints',
     body: () => ({ url: `${r.url}/x`, topics: ['auth.topic'] }),
-    expect: { admin: OK, publisher: 403, owner: OK, other: OK },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: OK }),
   },
   { method: 'GET', path: () => '/v1/endpoints', expect: all(OK) },
   {
     method: 'GET',
     path: () => `/v1/endpoints/${ids.endpoint}`,
-    expect: { admin: OK, publisher: OK, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 404 }),
   },
   {
     method: 'PATCH',
     path: () => `/v1/endpoints/${ids.endpoint}`,
     body: () => ({ description: 'd' }),
-    expect: { admin: OK, publisher: 403, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
   },
   {
     method: 'POST',
     path: () => `/v1/endpoints/${ids.endpoint}/verify`,
     body: () => ({ token: 'vt_x' }),
-    expect: { admin: OK, publisher: 403, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
   },
   {
     method: 'POST',
     path: () => `/v1/endpoints/${ids.endpoint}/rotate-secret`,
-    expect: { admin: OK, publisher: 403, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
   },
   {
     method: 'POST',
     path: () => `/v1/endpoints/${ids.endpoint}/disable`,
-    expect: { admin: OK, publisher: 403, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
   },
   {
     method: 'POST',
     path: () => `/v1/endpoints/${ids.endpoint}/enable`,
-    expect: { admin: OK, publisher: 403, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
   },
   {
     method: 'DELETE',
     path: () => '/v1/endpoints/ep_NOTHING',
-    expect: { admin: 404, publisher: 403, owner: 404, other: 404 },
+    expect: roles({ admin: 404, publisher: 403, owner: 404, other: 404 }),
   },
   {
     method: 'POST',
     path: () => '/v1/messages',
     body: () => ({ topic: 'auth.topic', data: 1 }),
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'POST',
     path: () => '/v1/messages/batch',
     body: () => ({ messages: [{ topic: 'auth.topic', data: 1 }] }),
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => '/v1/messages',
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => `/v1/messages/${ids.message}`,
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => `/v1/messages/${ids.message}/deliveries`,
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   { method: 'GET', path: () => '/v1/deliveries', expect: all(OK) },
   {
     method: 'GET',
     path: () => `/v1/deliveries/${ids.delivery}`,
-    expect: { admin: OK, publisher: OK, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 404 }),
   },
   {
     method: 'GET',
     path: () => `/v1/deliveries/${ids.delivery}/attempts`,
-    expect: { admin: OK, publisher: OK, owner: OK, other: 404 },
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 404 }),
   },
   {
     method: 'POST',
     path: () => `/v1/deliveries/${ids.delivery}/retry`,
-    expect: { admin: 409, publisher: 403, owner: 409, other: 404 },
+    expect: roles({ admin: 409, publisher: 403, owner: 409, other: 404 }),
   },
   {
     method: 'POST',
     path: () => '/v1/publishers',
     body: () => ({ name: 'p' }),
-    expect: { admin: OK, publisher: 403, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: 403, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => '/v1/publishers',
-    expect: { admin: OK, publisher: 403, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: 403, owner: 403, other: 403 }),
   },
   {
     method: 'DELETE',
     path: () => '/v1/publishers/pub_NOTHING',
-    expect: { admin: 404, publisher: 403, owner: 403, other: 403 },
+    expect: roles({ admin: 404, publisher: 403, owner: 403, other: 403 }),
   },
   {
     method: 'POST',
     path: () => '/v1/subscribers',
     body: () => ({ name: 's' }),
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => '/v1/subscribers',
-    expect: { admin: OK, publisher: OK, owner: 403, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
   },
   {
     method: 'GET',
     path: () => `/v1/subscribers/${ids.owner}`,
-    expect: { admin: OK, publisher: OK, owner: OK, other: 403 },
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 403 }),
   },
   {
     method: 'DELETE',
     path: () => '/v1/subscribers/sub_NOTHING',
-    expect: { admin: 404, publisher: 404, owner: 403, other: 403 },
+    expect: roles({ admin: 404, publisher: 404, owner: 403, other: 403 }),
+  },
+  // The console's and the portal's routes.
+  { method: 'GET', path: () => '/v1/me', expect: all(OK) },
+  {
+    method: 'POST',
+    path: () => `/v1/subscribers/${ids.owner}/portal-links`,
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/subscribers/sub_NOTHING/portal-links',
+    expect: roles({ admin: 404, publisher: 404, owner: 403, other: 403 }),
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/portal/sessions',
+    body: () => ({ code: 'hl_pc_not-a-code' }),
+    expect: all(401),
+  },
+  { method: 'GET', path: () => '/v1/stats', expect: all(OK) },
+  {
+    method: 'GET',
+    path: () => `/v1/stats?endpoint_id=${ids.endpoint}&bucket=5m`,
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 404 }),
+  },
+  {
+    method: 'GET',
+    path: () => `/v1/endpoints?owner_id=${ids.owner}`,
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
+  },
+  {
+    method: 'GET',
+    path: () => '/v1/endpoints?url=127.0.0.1&status=active&topic=auth.topic',
+    expect: all(OK),
+  },
+  {
+    method: 'GET',
+    path: () => '/v1/messages?topic=auth.topic&from=2020-01-01T00:00:00Z',
+    expect: roles({ admin: OK, publisher: OK, owner: 403, other: 403 }),
+  },
+  {
+    method: 'GET',
+    path: () => '/v1/deliveries?topic=auth.topic&status=succeeded&to=2100-01-01T00:00:00Z',
+    expect: all(OK),
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/deliveries/retry',
+    body: () => ({ status: 'failed' }),
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: OK }),
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/deliveries/retry',
+    body: () => ({ status: 'failed', endpoint_id: ids.endpoint }),
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
+  },
+  {
+    method: 'GET',
+    path: () => `/v1/jobs/${ids.ownerJob}`,
+    expect: roles({ admin: OK, publisher: OK, owner: OK, other: 404 }),
+  },
+  {
+    method: 'GET',
+    path: () => `/v1/jobs/${ids.adminJob}`,
+    expect: roles({ admin: OK, publisher: OK, owner: 404, other: 404 }),
+  },
+  { method: 'GET', path: () => '/v1/jobs/job_NOTHING', expect: all(404) },
+  {
+    method: 'POST',
+    path: () => `/v1/endpoints/${ids.endpoint}/test`,
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
+  },
+  {
+    method: 'GET',
+    path: () => `/v1/endpoints/${ids.endpoint}/secret`,
+    expect: roles({ admin: OK, publisher: 403, owner: OK, other: 404 }),
+  },
+  // Last: it ends the portal session the cases above used.
+  {
+    method: 'DELETE',
+    path: () => '/v1/portal/sessions/current',
+    expect: { admin: 403, publisher: 403, owner: 403, other: 403, portal: OK },
   },
 ];
 
@@ -214,7 +329,7 @@ test('every route, every role', async () => {
     const wrong = await apiClient(h.url, 'hl_sub_not-a-key')(c.method, c.path(), c.body?.());
     if (wrong.status !== 401)
       failures.push(`${c.method} ${c.path()} with a wrong token: ${wrong.status}`);
-    for (const role of ['admin', 'publisher', 'owner', 'other'] as const) {
+    for (const role of ROLES) {
       const res = await apiClient(h.url, tokens[role])(c.method, c.path(), c.body?.());
       const want = c.expect[role];
       const ok = want === OK ? res.status >= 200 && res.status < 300 : res.status === want;
@@ -227,6 +342,8 @@ test('every route, every role', async () => {
     }
   }
   assert.deepEqual(failures, []);
+  // The last case ended the portal session: it is refused at once.
+  assert.equal((await apiClient(h.url, tokens.portal)('GET', '/v1/me')).status, 401);
 });
 
 test('subscribers list only their own endpoints and deliveries', async () => {
