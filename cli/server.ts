@@ -19,6 +19,7 @@ import { createSidecar, type Sidecar, type SidecarSource } from '../sidecar/inde
 import { sweepIdempotencyKeys, sweepRetention } from '../registry/publish.js';
 import { ensureSystemTopics } from '../registry/routes/topics.js';
 import { sweepConsoleData } from '../registry/sweep.js';
+import { backfillFailed } from '../registry/migrate.js';
 
 export interface Running {
   /** Where the registry listens, when it runs: `http://host:port`. */
@@ -100,6 +101,10 @@ export async function startHookline(
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       url = `http://${host}:${addr.port}`;
       log.info({ url }, 'registry listening');
+      backfillFailed(mongo).then(
+        (added) => added !== null && log.info({ added }, 'failed deliveries indexed'),
+        (err: unknown) => log.warn({ err }, 'could not index failed deliveries; next start will'),
+      );
       sweeper = setInterval(() => {
         sweepIdempotencyKeys({ mongo }).catch((err: unknown) =>
           log.warn({ err }, 'idempotency sweep failed'),

@@ -1,3 +1,5 @@
+// The dispatcher's stats counters: attempts tallied in memory, written at most once a
+// second to its own bucket documents (layout: core/stats.ts; read by registry/stats.ts).
 import type { AnyBulkWriteOperation } from 'mongodb';
 import { BULK_CHUNK } from '../core/deliveries.js';
 import { newId } from '../core/ids.js';

@@ -1,3 +1,5 @@
+// Background jobs (bulk retry): started, run and recorded by the registry that was asked;
+// readable from any registry.
 import type { Filter } from 'mongodb';
 import { loadWithOutcome } from '../core/deliveries.js';
 import { ApiError } from '../core/errors.js';

@@ -1,3 +1,5 @@
+// The subscriber portal's access: single-use link codes, the sessions they are exchanged
+// for, and their sweep.
 import type { AddressInfo } from 'node:net';
 import { ApiError } from '../core/errors.js';
 import { randomToken, sha256Hex } from '../core/ids.js';

@@ -1,3 +1,5 @@
+// Retrying one failed delivery: the single home of what a manual retry does, for the
+// route and for bulk retry jobs.
 import { attemptOf, outcomeId } from '../core/deliveries.js';
 import { ApiError } from '../core/errors.js';
 import { eventBody } from '../core/event.js';

@@ -1,3 +1,5 @@
+// `GET /v1/stats`: the window a query covers, and the reader that sums the dispatchers'
+// counters and reads the backlog.
 import type { JetStreamManager } from 'nats';
 import { ApiError } from '../core/errors.js';
 import type { FailedDoc, StatsWriterDoc } from '../core/model.js';
@@ -59,7 +61,7 @@ export interface StatsScope {
 const SETTLED_MS = 2 * 60_000;
 /** How long a settled bucket, the writers and the failed counts are kept in memory. */
 const BUCKET_CACHE_MS = 5 * 60_000;
-const WRITERS_CACHE_MS = 5_000;
+const WRITERS_CACHE_MS = 2_000;
 const FAILED_CACHE_MS = 5_000;
 const MAX_CACHED = 50_000;
 /** Bucket lookups under way at once. */

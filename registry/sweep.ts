@@ -1,3 +1,5 @@
+// The sweeps of the console's and the portal's data (stats, failed, jobs, portal codes
+// and sessions).
 import { deleteByIds } from '../core/deliveries.js';
 import type { Mongo } from '../core/mongo.js';
 import { bucketStart, LEVEL_NAMES, LEVELS, statsId } from '../core/stats.js';

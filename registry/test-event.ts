@@ -1,3 +1,4 @@
+// Test events: one message, delivered to one endpoint only.
 import { newDelivery } from '../core/deliveries.js';
 import { ApiError } from '../core/errors.js';
 import { eventBody } from '../core/event.js';

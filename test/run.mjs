@@ -19,8 +19,8 @@ function findTests(dir) {
 }
 
 // `npm test -- a b` runs the files whose path contains a or b; `--exclude c` leaves out
-// those containing c (CI's second pass leaves out the cluster test, which starts its own
-// servers and so needs only one pass), and says so.
+// those containing c (CI's first pass leaves out test/fault/, which runs once, in the
+// second pass, on the current nats-server), and says so.
 const args = process.argv.slice(2);
 const filter = [];
 const exclude = [];

@@ -1,3 +1,4 @@
+// Routes: POST /v1/deliveries/retry and GET /v1/jobs/{id}.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.js';

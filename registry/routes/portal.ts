@@ -1,3 +1,4 @@
+// Routes: GET /v1/me, portal links, portal sessions.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.js';

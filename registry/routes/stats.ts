@@ -1,3 +1,4 @@
+// Route: GET /v1/stats.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.js';

@@ -104,7 +104,7 @@ export function startPublishers(o: PublisherOptions) {
   async function publisher(p: number) {
     for (let i = 0; i < o.perPublisher; i++) {
       const key = `${prefix}-${p}-${i}`;
-      const data = { p, i };
+      const data = { s: prefix, p, i };
       while (!(await once(key, data))) {
         if (Date.now() > stopAt) {
           report.stuck.push(key);
@@ -123,6 +123,25 @@ export function startPublishers(o: PublisherOptions) {
     () => report,
   );
   return { report, done };
+}
+
+/** Retried answers by status (or the error's name for no answer): what publishers saw. */
+export function retriedByStatus(report: PublishReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of report.failures) {
+    const k = String(f.status ?? f.code);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** The longest time without an event in [from, to], counting from `from`, in ms. */
+export function longestPause(times: readonly number[], from: number, to: number): number {
+  const inside = times.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let gap = (inside[0] ?? to) - from;
+  for (let k = 1; k < inside.length; k++)
+    gap = Math.max(gap, (inside[k] as number) - (inside[k - 1] as number));
+  return gap;
 }
 
 /** The p-th percentile of `xs` (0 when empty). */

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { natsNames } from '../../core/nats.js';
 import { isolation } from '../helpers/env.js';
 import { apiClient } from '../helpers/hookline.js';
-import { longestPause, publishKeyed } from '../helpers/keyed-load.js';
+import { longestPause, retriedByStatus, startPublishers } from '../helpers/publishers.js';
 import { type NatsCluster, startNatsCluster } from '../helpers/nats-cluster.js';
 import { type HooklineProcess, spawnHookline } from '../helpers/process.js';
 import { startReceiver } from '../helpers/receiver.js';
@@ -155,12 +155,14 @@ async function scenario(label: string, restart: boolean) {
   let killedAt = 0;
   let restartedAt = 0;
   const startedAt = Date.now();
-  const load = await publishKeyed(api, {
+  const report = await startPublishers({
+    url: () => (procs[0] as HooklineProcess).url,
+    token: 'adm',
     topic: 'cluster.topic',
-    label,
-    count: MESSAGES,
-    concurrency: PUBLISHERS,
-    timeoutMs: 90_000,
+    prefix: label,
+    publishers: PUBLISHERS,
+    perPublisher: MESSAGES / PUBLISHERS,
+    deadlineMs: 90_000,
     onAccepted(n) {
       if (!killed && n >= MESSAGES / 3) {
         killedAt = Date.now();
@@ -171,7 +173,8 @@ async function scenario(label: string, restart: boolean) {
         restarted = killed.then(() => cluster.start(victim));
       }
     },
-  });
+  }).done;
+  const load = { acknowledged: [...report.accepted.values()], acceptedAt: report.acceptedAt };
   const lastAccepted = Math.max(...load.acceptedAt);
   await restarted;
   assert.ok(killedAt > 0, 'a server was killed');
@@ -210,7 +213,7 @@ async function scenario(label: string, restart: boolean) {
       `publishes paused ${seconds(longestPause(load.acceptedAt, killedAt, lastAccepted))}, ` +
       `deliveries paused ${seconds(longestPause(receipts, killedAt, lastAccepted))}, ` +
       `last delivery ${seconds(Math.max(...receipts) - lastAccepted)} after the last publish; ` +
-      `answers retried ${JSON.stringify(Object.fromEntries(load.retried))}, ${refused.size} first attempts refused`,
+      `answers retried ${JSON.stringify(retriedByStatus(report))}, ${refused.size} first attempts refused`,
   );
   if (TRACE) keepLogs(label);
   if (lost.length > 0) {
@@ -220,6 +223,8 @@ async function scenario(label: string, restart: boolean) {
         if (/"level":(40|50)/.test(l) && !l.includes('message handling failed')) console.log(l);
     console.log(cluster.logs(/new (stream|consumer|metadata) leader/));
   }
+  assert.deepEqual(report.stuck, [], 'every message accepted in time');
+  assert.deepEqual(report.conflicting, [], 'one message per key');
   assert.equal(load.acknowledged.length, MESSAGES);
   assert.deepEqual(lost.slice(0, 10), [], `${lost.length} acknowledged deliveries lost`);
 }
