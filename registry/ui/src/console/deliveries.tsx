@@ -1,10 +1,9 @@
-import { useState } from 'preact/hooks';
-import type { DeliveryFilter, DeliveryStatus, Job } from '../../../../core/api-client.js';
-import { DeliveryDetail, DeliveryTable } from '../shared/deliveries.js';
-import { Badge, ErrorNote, Field, Form } from '../shared/components.js';
+import type { DeliveryFilter, DeliveryStatus } from '../../../../core/api-client.js';
+import { DeliveryDetail, DeliveryTable, RetryAll } from '../shared/deliveries.js';
+import { Field, Form } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { fromLocalInput } from '../shared/format.js';
-import { useAction, useAsync, useInterval, usePaged } from '../shared/hooks.js';
+import { usePaged } from '../shared/hooks.js';
 import { navigate, useLocation, withQuery } from '../shared/router.js';
 
 const STATUSES: DeliveryStatus[] = ['pending', 'succeeded', 'failed'];
@@ -34,13 +33,6 @@ export function DeliveriesPage() {
     (cursor) => api.deliveries.list({ ...filter, cursor }),
     [f.status, f.endpoint_id, f.message_id, f.topic, f.from, f.to],
   );
-  const [jobId, setJobId] = useState<string | null>(null);
-  const start = useAction(async () => {
-    const { status: _status, ...rest } = filter;
-    const job = await api.deliveries.retryAll(rest);
-    setJobId(job.id);
-    return job;
-  });
   return (
     <>
       <h1>Deliveries</h1>
@@ -77,77 +69,9 @@ export function DeliveriesPage() {
         </Field>
         <button type="submit">Filter</button>
       </Form>
-      {me.kind === 'admin' ? (
-        <section class="panel" aria-label="Retry failed deliveries">
-          <div class="spread">
-            <p>
-              Retry every <strong>failed</strong> delivery that matches these filters (one more
-              attempt each).
-            </p>
-            <button
-              type="button"
-              class="secondary"
-              onClick={() => void start.run()}
-              disabled={start.running || Boolean(jobId)}
-            >
-              Retry all failed
-            </button>
-          </div>
-          <ErrorNote error={start.error} />
-          {jobId ? (
-            <JobProgress
-              id={jobId}
-              initial={start.result}
-              onEnd={() => list.reload()}
-              onClose={() => setJobId(null)}
-            />
-          ) : null}
-        </section>
-      ) : null}
+      {me.kind === 'admin' ? <RetryAll filter={filter} onEnd={list.reload} /> : null}
       <DeliveryTable list={list} endpointHref={endpointHref} empty="No delivery matches." />
     </>
-  );
-}
-
-/** A retry job's progress, polled until it has ended. */
-function JobProgress({
-  id,
-  initial,
-  onEnd,
-  onClose,
-}: {
-  id: string;
-  initial: Job | undefined;
-  onEnd: () => void;
-  onClose: () => void;
-}) {
-  const { api } = useSession();
-  const job = useAsync(async () => {
-    const j = await api.jobs.get(id);
-    if (j.status !== 'running') onEnd();
-    return j;
-  }, [id]);
-  const j = job.data ?? initial;
-  useInterval(job.reload, 500, !j || j.status === 'running');
-  if (!j) return null;
-  return (
-    <div class="job" data-testid="job">
-      <div class="spread">
-        <span>
-          Retry job <span class="mono">{j.id}</span> <Badge status={j.status} />
-        </span>
-        <span>
-          {j.done} of {j.total} retried{j.errors ? `, ${j.errors} refused` : ''}
-        </span>
-      </div>
-      <progress max={Math.max(1, j.total)} value={j.done} aria-label="Retry progress" />
-      <ErrorNote error={job.error} />
-      {j.status !== 'running' ? (
-        <button type="button" class="link" onClick={onClose}>
-          Close
-        </button>
-      ) : null}
-    </div>
   );
 }
 

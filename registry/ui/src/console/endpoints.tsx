@@ -111,7 +111,7 @@ export function EndpointsPage() {
 }
 
 export function EndpointPage({ id }: { id: string }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
   const loaded = useAsync(() => api.endpoints.get(id), [id]);
   const [endpoint, setEndpoint] = useState<Endpoint | undefined>(undefined);
   useEffect(() => setEndpoint(loaded.data), [loaded.data]);
@@ -150,15 +150,17 @@ export function EndpointPage({ id }: { id: string }) {
                   ['Updated', <Time iso={e.updated_at} />],
                 ]}
               />
-              <EndpointControls
-                endpoint={e}
-                onChange={(next) => {
-                  setEndpoint(next);
-                  deliveries.reload();
-                }}
-              />
+              {me.kind === 'admin' ? (
+                <EndpointControls
+                  endpoint={e}
+                  onChange={(next) => {
+                    setEndpoint(next);
+                    deliveries.reload();
+                  }}
+                />
+              ) : null}
             </section>
-            <TestEventForm endpoint={e} />
+            {me.kind === 'admin' ? <TestEventForm endpoint={e} /> : null}
           </>
         )}
       </Show>

@@ -1,5 +1,5 @@
 import type { DeliveryStatus } from '../../../../core/api-client.js';
-import { DeliveryDetail, DeliveryTable } from '../shared/deliveries.js';
+import { DeliveryDetail, DeliveryTable, RetryAll } from '../shared/deliveries.js';
 import { Field, Form } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { listAll, useAsync, usePaged } from '../shared/hooks.js';
@@ -57,6 +57,9 @@ export function PortalDeliveries() {
         </Field>
         <button type="submit">Filter</button>
       </Form>
+      {status === 'failed' ? (
+        <RetryAll filter={{ endpoint_id: endpointId || undefined }} onEnd={list.reload} />
+      ) : null}
       <DeliveryTable
         list={list}
         endpointHref={endpointHref}

@@ -1,4 +1,5 @@
-import type { Attempt, Delivery } from '../../../../core/api-client.js';
+import { useState } from 'preact/hooks';
+import type { Attempt, Delivery, DeliveryFilter, Job } from '../../../../core/api-client.js';
 import { Badge, Dl, Empty, ErrorNote, Json, Pager, Show, Time } from './components.js';
 import { useSession } from './context.js';
 import { type Paged, useAction, useAsync, useInterval, usePaged } from './hooks.js';
@@ -95,7 +96,9 @@ export function DeliveryDetail({
   endpointHref?: (id: string) => string;
   messageHref?: (id: string) => string;
 }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
+  // Publishers read deliveries; retrying is for the admin and the delivery's subscriber.
+  const mayRetry = me.kind !== 'publisher';
   const delivery = useAsync(() => api.deliveries.get(id), [id]);
   const attempts = usePaged((cursor) => api.deliveries.attempts(id, { cursor }), [id]);
   const retry = useAction(async () => {
@@ -124,14 +127,16 @@ export function DeliveryDetail({
           <section class="panel" aria-label="Delivery">
             <div class="spread">
               <Badge status={d.status} />
-              <button
-                type="button"
-                onClick={() => void retry.run()}
-                disabled={d.status !== 'failed' || retry.running}
-                title={d.status === 'failed' ? '' : 'Only a failed delivery can be retried'}
-              >
-                {retry.running ? 'Retrying…' : 'Retry now'}
-              </button>
+              {mayRetry ? (
+                <button
+                  type="button"
+                  onClick={() => void retry.run()}
+                  disabled={d.status !== 'failed' || retry.running}
+                  title={d.status === 'failed' ? '' : 'Only a failed delivery can be retried'}
+                >
+                  {retry.running ? 'Retrying…' : 'Retry now'}
+                </button>
+              ) : null}
             </div>
             {retry.result ? (
               <div class="note note-ok" role="status">
@@ -214,5 +219,86 @@ export function DeliveryDetail({
         }
       </Show>
     </>
+  );
+}
+
+/** "Retry all failed" for the deliveries matching a filter: a job, and its progress. */
+export function RetryAll({ filter, onEnd }: { filter: DeliveryFilter; onEnd: () => void }) {
+  const { api } = useSession();
+  const [jobId, setJobId] = useState<string | null>(null);
+  const start = useAction(async () => {
+    const { status: _status, ...rest } = filter;
+    const job = await api.deliveries.retryAll(rest);
+    setJobId(job.id);
+    return job;
+  });
+  return (
+    <section class="panel" aria-label="Retry failed deliveries">
+      <div class="spread">
+        <p>
+          Retry every <strong>failed</strong> delivery that matches these filters (one more attempt
+          each).
+        </p>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => void start.run()}
+          disabled={start.running || Boolean(jobId)}
+        >
+          Retry all failed
+        </button>
+      </div>
+      <ErrorNote error={start.error} />
+      {jobId ? (
+        <JobProgress
+          id={jobId}
+          initial={start.result}
+          onEnd={onEnd}
+          onClose={() => setJobId(null)}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+/** A retry job's progress, polled until it has ended. */
+function JobProgress({
+  id,
+  initial,
+  onEnd,
+  onClose,
+}: {
+  id: string;
+  initial: Job | undefined;
+  onEnd: () => void;
+  onClose: () => void;
+}) {
+  const { api } = useSession();
+  const job = useAsync(async () => {
+    const j = await api.jobs.get(id);
+    if (j.status !== 'running') onEnd();
+    return j;
+  }, [id]);
+  const j = job.data ?? initial;
+  useInterval(job.reload, 500, !j || j.status === 'running');
+  if (!j) return null;
+  return (
+    <div class="job" data-testid="job">
+      <div class="spread">
+        <span>
+          Retry job <span class="mono">{j.id}</span> <Badge status={j.status} />
+        </span>
+        <span>
+          {j.done} of {j.total} retried{j.errors ? `, ${j.errors} refused` : ''}
+        </span>
+      </div>
+      <progress max={Math.max(1, j.total)} value={j.done} aria-label="Retry progress" />
+      <ErrorNote error={job.error} />
+      {j.status !== 'running' ? (
+        <button type="button" class="link" onClick={onClose}>
+          Close
+        </button>
+      ) : null}
+    </div>
   );
 }
