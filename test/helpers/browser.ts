@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -13,17 +13,41 @@ function newest(path: string): number {
   return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
 }
 
-/** Builds the UI (vite) when dist/ui is missing or older than its sources. */
-export function ensureUiBuilt(): void {
+function uiFresh(): boolean {
   const manifest = join(ROOT, 'dist', 'ui', '.vite', 'manifest.json');
   const sources = Math.max(
     newest(join(ROOT, 'registry', 'ui')),
     newest(join(ROOT, 'core', 'api-client.ts')),
     newest(join(ROOT, 'registry', 'views.ts')),
   );
-  if (existsSync(manifest) && statSync(manifest).mtimeMs >= sources) return;
-  const r = spawnSync('npm', ['run', '--silent', 'build:ui'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:ui failed:\n${r.stdout}\n${r.stderr}`);
+  return existsSync(manifest) && statSync(manifest).mtimeMs >= sources;
+}
+
+/**
+ * Builds the UI (vite) when dist/ui is missing or older than its sources. Test files run
+ * two at a time: a lock directory keeps a second from building over the first.
+ */
+export function ensureUiBuilt(): void {
+  if (uiFresh()) return;
+  const lock = join(ROOT, '.cache', 'ui-build.lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${lock} held for 3 minutes: remove it`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (uiFresh()) return;
+    const r = spawnSync('npm', ['run', '--silent', 'build:ui'], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm run build:ui failed:\n${r.stdout}\n${r.stderr}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface TestBrowser {
