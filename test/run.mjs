@@ -8,12 +8,14 @@ import { natsServerBinary } from '../scripts/nats.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
-function findTests(dir) {
+// `*.bench.ts` files measure rather than check (a figure for the docs, taking a minute):
+// they run only when named, as in `npm test -- ui-render`.
+function findTests(dir, suffixes) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...findTests(p));
-    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+    if (statSync(p).isDirectory()) out.push(...findTests(p, suffixes));
+    else if (suffixes.some((s) => name.endsWith(s))) out.push(relative(root, p));
   }
   return out.sort();
 }
@@ -28,8 +30,11 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === '--exclude') exclude.push(args[++i] ?? '');
   else filter.push(args[i]);
 }
-let files = findTests(join(root, 'test'));
-if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
+let files = findTests(join(root, 'test'), ['.test.ts']);
+if (filter.length > 0)
+  files = findTests(join(root, 'test'), ['.test.ts', '.bench.ts']).filter((f) =>
+    filter.some((x) => f.includes(x)),
+  );
 if (exclude.length > 0) {
   const left = files.filter((f) => exclude.some((x) => x && f.includes(x)));
   files = files.filter((f) => !left.includes(f));
