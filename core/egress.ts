@@ -144,6 +144,8 @@ export function postJson(
     timeoutMs: number;
     maxResponseBytes: number;
     extraHeaders?: Record<string, string> | undefined;
+    /** Called as the request is written (undici may hold it back for a moment first). */
+    onWrite?: (() => void) | undefined;
   },
 ): Promise<PostResult> {
   const started = performance.now();
@@ -214,6 +216,7 @@ export function postJson(
             x.controller = controller;
             // Its deadline passed while it waited for a connection: it never goes out.
             if (x.done) controller.abort(new DOMException('the deadline passed', 'TimeoutError'));
+            else options.onWrite?.();
           },
           onResponseStart(_controller, status, resHeaders) {
             if (status < 200) return; // 1xx: the answer is still to come

@@ -8,11 +8,13 @@ import { enqueueDelivery, jobOf } from '../core/queue.js';
 import { newId } from '../core/ids.js';
 import type { AttemptDoc, DeliveryDoc, StoredDelivery } from '../core/model.js';
 import { signatureHeader } from '../core/signing.js';
-import type { DispatcherContext } from './context.js';
-import { EndpointGate } from './gate.js';
+import type { DispatcherContext, Tail } from './context.js';
+import { type Admission, EndpointGate } from './gate.js';
 import { createEndpointHealth } from './health.js';
 import { classify, type Outcome } from './outcome.js';
+import { createPacing } from './pacing.js';
 import type { Parking } from './parking.js';
+import type { RateLimits } from './ratelimit.js';
 import type { Next } from './recorder.js';
 import { type LiveEndpoint, signingKeys } from './subscriptions.js';
 
@@ -22,9 +24,10 @@ const EARLY_SLACK_MS = 25;
 /** When MongoDB cannot take the outcome, the attempt is repeated after this long. */
 const STORE_RETRY_MS = 5_000;
 
-type RateLimits = (endpointId: string, perSecond: number) => Promise<number>;
 type AttemptResult = 'success' | 'failure' | 'none';
 type Leave = (result: AttemptResult) => void;
+/** A delivery to attempt now: its record, and its endpoint as the cache has it. */
+type Ready = { d: DeliveryDoc; endpoint: LiveEndpoint };
 
 /**
  * Stage two: one delivery message → at most one HTTP attempt → one recorded outcome →
@@ -33,7 +36,9 @@ type Leave = (result: AttemptResult) => void;
  *
  * Before anything is read, the endpoint's gate decides whether this dispatcher may start
  * another attempt for it (its in-flight cap, its circuit breaker): a refused delivery
- * goes back to JetStream for a moment and costs no database read.
+ * goes back to JetStream for a moment and costs no database read. A delivery for an endpoint
+ * with a `rate_limit` is read and checked first, then waits for its slot in process
+ * (dispatcher/pacing.ts), and goes through the gate when the slot comes.
  */
 export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, parking: Parking) {
   // Lookups by id alone, in parallel: the query every MongoDB-wire server (FerretDB
@@ -69,6 +74,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     Math.max(1000, ctx.ackWaitMs / 3),
   );
   const directSlots = new Semaphore(ctx.config.concurrency);
+  const pacing = createPacing(ctx, rateLimits, parking, { hold, unhold });
   let stopping = false;
 
   /** Stores the attempt and what follows: an outcome when `set` ends the delivery. */
@@ -96,9 +102,63 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     await ctx.recorder.record(next);
   }
 
-  async function handle(m: JsMsg): Promise<undefined> {
+  /**
+   * A delivery waiting for its rate-limit slot gives the loop its place back at once (a
+   * Tail): a limited endpoint's backlog never takes the places of others' deliveries.
+   */
+  async function handle(m: JsMsg): Promise<Tail | undefined> {
     const endpointId = m.headers?.get(H.endpoint) ?? '';
-    const admission = await gate.admit(endpointId);
+    const known =
+      ctx.subscriptions.peek(endpointId) ??
+      (endpointId ? await ctx.subscriptions.get(endpointId) : undefined);
+    const perSecond = known?.rateLimit ?? null;
+    if (perSecond !== null) {
+      return pacing.enqueue(m, endpointId, perSecond, async () => {
+        const r = await ready(m);
+        if (!r) return null;
+        // At the slot, with the endpoint as it is then (it may have changed while waiting),
+        // and with nothing awaited before the request is handed to undici; `onWrite` tells
+        // the lane when it was written (pacing.ts charges it if that was late).
+        return (onWrite) =>
+          through(m, endpointId, gate.enter(endpointId), async (leave) => {
+            const endpoint = ctx.subscriptions.peek(endpointId);
+            if (endpoint?.status !== 'active') {
+              await abandon(r.d, m, endpoint);
+              return 'none';
+            }
+            return attempt(r.d, m, endpoint, leave, onWrite);
+          });
+      });
+    }
+    await gated(m, endpointId, async (leave) => {
+      const r = await ready(m);
+      if (!r) return 'none';
+      if (r.endpoint.rateLimit !== null) {
+        // A limit set a moment ago: back at once, to wait for a slot like the others.
+        await parking.later(m, 0);
+        return 'none';
+      }
+      return attempt(r.d, m, r.endpoint, leave);
+    });
+    return undefined;
+  }
+
+  /** Through the endpoint's gate (its in-flight cap, its circuit), then `then`. */
+  async function gated(
+    m: JsMsg,
+    endpointId: string,
+    then: (leave: Leave) => Promise<AttemptResult>,
+  ): Promise<void> {
+    await through(m, endpointId, await gate.admit(endpointId), then);
+  }
+
+  /** `then` if the gate admitted the delivery (called before anything is awaited), else back. */
+  async function through(
+    m: JsMsg,
+    endpointId: string,
+    admission: Admission,
+    then: (leave: Leave) => Promise<AttemptResult>,
+  ): Promise<void> {
     if (!admission.ok) {
       ctx.metrics.deferred.inc({ reason: admission.reason });
       await parking.later(m, admission.delayMs);
@@ -109,7 +169,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     const leave = leaveOnce(endpointId, admission.probe);
     let result: AttemptResult = 'none';
     try {
-      result = await admitted(m, leave);
+      result = await then(leave);
     } finally {
       leave(result);
     }
@@ -125,7 +185,11 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     };
   }
 
-  async function admitted(m: JsMsg, leave: Leave): Promise<AttemptResult> {
+  /**
+   * The delivery's record and endpoint when it is to be attempted now; otherwise it is
+   * settled here (ended, abandoned, or handed back until it is due) and null.
+   */
+  async function ready(m: JsMsg): Promise<Ready | null> {
     const id = m.headers?.get(H.delivery) ?? '';
     const generation = Number(m.headers?.get(H.generation) ?? '0');
     // A fan-out's delivery handed out for the first time is in the state fan-out stored it
@@ -136,34 +200,29 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     // Gone from the store, done already, or superseded by a manual retry: nothing to send.
     if (d?.status !== 'pending' || d.generation !== generation) {
       m.term();
-      return 'none';
+      return null;
     }
 
     const endpoint = await ctx.subscriptions.get(d.endpoint_id);
     if (endpoint?.status !== 'active') {
-      const why = !endpoint ? 'endpoint deleted' : `endpoint ${endpoint.status}`;
-      await finish(d, { status: 'failed', next_attempt_at: null, last_error: why }, null);
-      ctx.metrics.outcomes.inc({ outcome: 'abandoned' });
-      m.term();
-      return 'none';
+      await abandon(d, m, endpoint);
+      return null;
     }
 
     const due = d.next_attempt_at ? d.next_attempt_at.getTime() - Date.now() : 0;
     if (due > EARLY_SLACK_MS) {
       await parking.later(m, due);
-      return 'none';
+      return null;
     }
+    return { d, endpoint };
+  }
 
-    if (endpoint.rateLimit !== null) {
-      const wait = await rateLimits(endpoint.id, endpoint.rateLimit);
-      if (wait > 0) {
-        ctx.metrics.deferred.inc({ reason: 'rate_limited' });
-        await parking.later(m, wait);
-        return 'none';
-      }
-    }
-
-    return attempt(d, m, endpoint, leave);
+  /** The endpoint was deleted or disabled: the delivery ends, failed, without an attempt. */
+  async function abandon(d: DeliveryDoc, m: JsMsg, endpoint: LiveEndpoint | undefined) {
+    const why = !endpoint ? 'endpoint deleted' : `endpoint ${endpoint.status}`;
+    await finish(d, { status: 'failed', next_attempt_at: null, last_error: why }, null);
+    ctx.metrics.outcomes.inc({ outcome: 'abandoned' });
+    m.term();
   }
 
   /**
@@ -178,6 +237,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     endpoint: LiveEndpoint,
     leave: Leave,
     owner: JsMsg,
+    onWrite?: () => void,
   ): Promise<Outcome | 'released' | 'unrecorded'> {
     const ts = Math.floor(Date.now() / 1000);
     const body = Buffer.from(owner.data.buffer, owner.data.byteOffset, owner.data.byteLength);
@@ -196,6 +256,7 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
           timeoutMs: ctx.config.deliveryTimeout,
           maxResponseBytes: RESPONSE_BODY_LIMIT,
           extraHeaders: endpoint.headers,
+          onWrite,
         },
       );
       if (ctx.released.has(owner)) return 'released'; // shutting down: another dispatcher owns it now
@@ -254,8 +315,9 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     m: JsMsg,
     endpoint: LiveEndpoint,
     leave: Leave,
+    onWrite?: () => void,
   ): Promise<AttemptResult> {
-    const outcome = await post(d, endpoint, leave, m);
+    const outcome = await post(d, endpoint, leave, m, onWrite);
     if (outcome === 'released') return 'none';
     if (outcome === 'unrecorded') {
       m.nak(STORE_RETRY_MS);
@@ -345,9 +407,13 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     handle,
     direct,
     gate,
-    /** No new first attempts from fan-out (shutting down: fan-out queues everything). */
+    /**
+     * No new first attempts from fan-out (shutting down: fan-out queues everything), and the
+     * deliveries waiting for a rate-limit slot handed back.
+     */
     stop() {
       stopping = true;
+      pacing.stop();
     },
     close() {
       stopping = true;

@@ -223,6 +223,11 @@ export class SubscriptionCache {
     return live;
   }
 
+  /** The cached endpoint, without reading the store. */
+  peek(id: string): LiveEndpoint | undefined {
+    return this.byId.get(id);
+  }
+
   /** Marks an endpoint disabled locally at once, before the announcement comes back. */
   markDisabled(id: string): void {
     const e = this.byId.get(id);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 
 export interface Received {
   method: string;
@@ -96,6 +97,49 @@ export function receiverPool() {
     },
     async closeAll(): Promise<void> {
       for (const r of started.splice(0)) await r.close();
+    },
+  };
+}
+
+export interface Arrival {
+  /** The request's `webhook-id`. */
+  id: string;
+  /** Date.now() when its body had arrived. */
+  at: number;
+  data: Record<string, unknown> | undefined;
+}
+
+/**
+ * A receiver in a worker thread of its own (receiver-thread.ts) that answers 200 and records
+ * when each request arrived, for tests that measure timing. `stalls` are the moments its
+ * own event loop was held up for more than 5 ms.
+ */
+export async function startTimingReceiver() {
+  const src = new URL('./receiver-thread.ts', import.meta.url).href;
+  // Loader flags do not reach workers: the worker registers tsx itself.
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(src)}); });`,
+    { eval: true },
+  );
+  const arrivals: Arrival[] = [];
+  const stalls: Array<[number, number]> = [];
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: { url?: string; stall?: [number, number] } & Partial<Arrival>) => {
+      if (m.url) resolve(m.url);
+      else if (m.stall) stalls.push(m.stall);
+      else if (m.id !== undefined && m.at !== undefined)
+        arrivals.push({ id: m.id, at: m.at, data: m.data });
+    });
+  });
+  return {
+    url,
+    arrivals,
+    stalls,
+    async close() {
+      const gone = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage('close');
+      await gone;
     },
   };
 }
