@@ -43,6 +43,11 @@ export interface EndpointDoc {
   disabled_reason: string | null;
   /** Since when every attempt has failed; null after a success. Drives HOOKLINE_DISABLE_AFTER. */
   failing_since?: Date | null;
+  /**
+   * Open circuits, by the dispatcher that opened them (each keeps its own breaker): written
+   * when one opens or a probe fails, removed when it closes. See registry/views.ts.
+   */
+  circuits?: Record<string, { opened_at: Date; probe_at: Date }>;
   created_at: Date;
   updated_at: Date;
 }

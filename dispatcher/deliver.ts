@@ -47,7 +47,9 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     const docs = await Promise.all(ids.map((id) => loadDelivery(ctx.mongo.col, id)));
     return new Map(docs.filter((d): d is DeliveryDoc => d !== null).map((d) => [d._id, d]));
   });
+  const health = createEndpointHealth(ctx);
   const gate = new EndpointGate({
+    onCircuit: (endpointId, c) => health.circuit(endpointId, c),
     perEndpoint: ctx.config.endpointConcurrency,
     breakerThreshold: ctx.config.breakerThreshold,
     busyDelayMs: 1000,
@@ -56,7 +58,6 @@ export function createDeliverer(ctx: DispatcherContext, rateLimits: RateLimits, 
     openDelayMs: 1000,
     busyWaitMs: 50,
   });
-  const health = createEndpointHealth(ctx);
   // Attempts in progress tell JetStream they are still working on their message, so a slow
   // receiver does not make it hand the work to another dispatcher: one timer for all. A
   // count per message: an event's first attempts made from fan-out share the event.

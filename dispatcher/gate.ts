@@ -28,7 +28,15 @@ export interface GateOptions {
   maxOpenDelayMs?: number;
   random?: () => number;
   now?: () => number;
+  /**
+   * Told when an endpoint's circuit opens, when a probe fails (the next probe moves), and
+   * when it closes again, so that the circuit can be shown outside this process.
+   */
+  onCircuit?: (endpointId: string, circuit: CircuitState) => void;
 }
+
+/** An endpoint's circuit in this dispatcher: times in ms since the epoch. */
+export type CircuitState = { open: false } | { open: true; since: number; probeAt: number };
 
 interface State {
   inFlight: number;
@@ -37,6 +45,8 @@ interface State {
   /** While the circuit is open: when the next probe may go, and the gap before it. */
   probeAt: number;
   probeGap: number;
+  /** When the circuit opened (0 while closed). */
+  openedAt: number;
   /** Refusals since the circuit opened: a backlog behind it is spread further out. */
   refusedOpen: number;
   /** Refusals and attempts finished in the current one-second window, and when it began. */
@@ -75,6 +85,7 @@ export class EndpointGate {
         failures: 0,
         probing: false,
         probeAt: 0,
+        openedAt: 0,
         probeGap: 0,
         refusedOpen: 0,
         refused: 0,
@@ -191,10 +202,13 @@ export class EndpointGate {
     s.inFlight = Math.max(0, s.inFlight - 1);
     if (probe) s.probing = false;
     if (result === 'success') {
+      const wasOpen = s.openedAt !== 0;
       s.failures = 0;
       s.probeAt = 0;
       s.probeGap = 0;
       s.refusedOpen = 0;
+      s.openedAt = 0;
+      if (wasOpen) this.opts.onCircuit?.(endpointId, { open: false });
     } else if (result === 'failure') {
       s.failures++;
       // The circuit opens (the first probe after a short gap) or a probe failed (a longer one).
@@ -203,6 +217,8 @@ export class EndpointGate {
         const first = this.opts.probeGapMs ?? 1000;
         s.probeGap = opened ? first : Math.min(this.opts.maxProbeGapMs ?? 60_000, s.probeGap * 2);
         s.probeAt = this.now() + s.probeGap;
+        if (opened) s.openedAt = this.now();
+        this.opts.onCircuit?.(endpointId, { open: true, since: s.openedAt, probeAt: s.probeAt });
       }
     }
     const next = s.failures < this.opts.breakerThreshold ? s.waiters.shift() : undefined;

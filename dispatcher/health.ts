@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { SYSTEM_TOPICS } from '../core/event.js';
+import { randomBytes } from 'node:crypto';
 import { encodeBytes } from '../core/ids.js';
 import { publishEvent } from '../core/publish.js';
 import type { DispatcherContext } from './context.js';
+import type { CircuitState } from './gate.js';
 import type { LiveEndpoint } from './subscriptions.js';
 
 /**
@@ -16,6 +18,8 @@ import type { LiveEndpoint } from './subscriptions.js';
 export function createEndpointHealth(ctx: DispatcherContext) {
   const { endpoints } = ctx.mongo.col;
   const disabling = new Set<string>();
+  // This dispatcher's key among an endpoint's open circuits (each dispatcher has its own).
+  const self = `d${encodeBytes(randomBytes(10), 16)}`;
 
   async function disable(e: LiveEndpoint, reason: string): Promise<void> {
     if (disabling.has(e.id)) return;
@@ -56,6 +60,19 @@ export function createEndpointHealth(ctx: DispatcherContext) {
 
   return {
     disable,
+    /** Shows this dispatcher's circuit for the endpoint on its record (a rare write). */
+    circuit(endpointId: string, c: CircuitState): void {
+      const field = `circuits.${self}`;
+      const write = c.open
+        ? endpoints.updateOne(
+            { _id: endpointId },
+            { $set: { [field]: { opened_at: new Date(c.since), probe_at: new Date(c.probeAt) } } },
+          )
+        : endpoints.updateOne({ _id: endpointId }, { $unset: { [field]: '' as const } });
+      void write.catch((err: unknown) =>
+        ctx.log.warn({ err, endpoint_id: endpointId }, 'could not record the circuit'),
+      );
+    },
     succeeded(e: LiveEndpoint): void {
       if (e.failingSince === null) return;
       e.failingSince = null;

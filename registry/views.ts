@@ -11,6 +11,35 @@ export function topicView(t: TopicDoc) {
   };
 }
 
+/** An open circuit's entry not refreshed for this long is ignored (see circuitView). */
+const CIRCUIT_STALE_MS = 5 * 60_000;
+
+/**
+ * Open when any dispatcher holds the endpoint's circuit open: since the earliest opening,
+ * with the soonest next probe. A live dispatcher probes an open circuit at least once a
+ * minute while deliveries wait, and each failed probe refreshes its entry; an entry older
+ * than five minutes is a dispatcher that died, or a circuit nobody is waiting on.
+ */
+export function circuitView(
+  circuits: EndpointDoc['circuits'],
+  now = Date.now(),
+):
+  | { state: 'closed' }
+  | { state: 'open'; since: string; next_probe_at: string; dispatchers: number } {
+  const live = Object.values(circuits ?? {}).filter(
+    (c) => c.probe_at.getTime() > now - CIRCUIT_STALE_MS,
+  );
+  if (live.length === 0) return { state: 'closed' };
+  const since = Math.min(...live.map((c) => c.opened_at.getTime()));
+  const probe = Math.min(...live.map((c) => c.probe_at.getTime()));
+  return {
+    state: 'open',
+    since: new Date(since).toISOString(),
+    next_probe_at: new Date(probe).toISOString(),
+    dispatchers: live.length,
+  };
+}
+
 export function endpointView(e: EndpointDoc, secret?: string) {
   return {
     id: e._id,
@@ -23,6 +52,7 @@ export function endpointView(e: EndpointDoc, secret?: string) {
     headers: e.headers ?? {},
     disabled_reason: e.disabled_reason,
     failing_since: e.failing_since ? e.failing_since.toISOString() : null,
+    circuit: circuitView(e.circuits),
     created_at: e.created_at.toISOString(),
     updated_at: e.updated_at.toISOString(),
     ...(secret === undefined ? {} : { secret }),

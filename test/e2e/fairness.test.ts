@@ -90,10 +90,19 @@ test('circuit breaker: after consecutive failures, one probe at a time, further 
     res.writeHead(healthy ? 200 : 500);
     res.end();
   });
-  await subscribe(h, 'breaker.topic', r.url);
+  const ep = await subscribe(h, 'breaker.topic', r.url);
+  assert.deepEqual((await h.api('GET', `/v1/endpoints/${ep.id}`)).body.circuit, {
+    state: 'closed',
+  });
   await publishMany(h, 'breaker.topic', 12);
   // Eight attempts at once fail and open the circuit; then probes, 1 s and 2 s apart.
   await waitFor('the circuit to open and two probes to fail', () => failedAt.length >= 10, 15_000);
+  const open = await waitFor('the endpoint to show its circuit open', async () => {
+    const c = (await h.api('GET', `/v1/endpoints/${ep.id}`)).body.circuit;
+    return c.state === 'open' && c;
+  });
+  assert.equal(open.dispatchers, 1);
+  assert.ok(Date.parse(open.next_probe_at) > Date.parse(open.since));
   const gap = (failedAt[9] as number) - (failedAt[8] as number);
   assert.ok(gap >= 1900, `the second probe came ${gap} ms after the first: should be 2 s`);
   c.reset();
@@ -105,6 +114,10 @@ test('circuit breaker: after consecutive failures, one probe at a time, further 
     async () =>
       (await h.api('GET', '/v1/deliveries?status=succeeded&limit=100')).body.data.length === 12,
     30_000,
+  );
+  await waitFor(
+    'the circuit to show closed again',
+    async () => (await h.api('GET', `/v1/endpoints/${ep.id}`)).body.circuit.state === 'closed',
   );
 });
 

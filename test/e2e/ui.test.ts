@@ -310,6 +310,8 @@ test('the endpoint page: test event, secret and snippets that verify a real deli
   await p.getByRole('button', { name: 'Reveal the secret' }).click();
   assert.equal(await p.getByLabel('Current secret').inputValue(), state.secret);
   await p.getByTestId('success-rate').filter({ hasText: '%' }).waitFor();
+  // The circuit breaker's state is shown with the rest (closed: the endpoint answers 2xx).
+  await p.locator('.props div', { hasText: 'Circuit' }).filter({ hasText: 'closed' }).waitFor();
   await screenshots(p, 'portal-endpoint');
 
   // Both snippets, with the real secret, accept the real delivery and refuse a forgery.

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Endpoint, EndpointStatus } from '../../../../core/api-client.js';
 import { DeliveryTable } from '../shared/deliveries.js';
 import { EndpointControls, TestEventForm } from '../shared/endpoint-actions.js';
-import { Badge, Dl, Empty, Field, Form, Pager, Show, Time } from '../shared/components.js';
+import { Badge, Circuit, Dl, Empty, Field, Form, Pager, Show, Time } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { useAsync, usePaged } from '../shared/hooks.js';
 import { navigate, useLocation, withQuery } from '../shared/router.js';
@@ -145,6 +145,7 @@ export function EndpointPage({ id }: { id: string }) {
                   ['Description', e.description || '–'],
                   ['Rate limit', e.rate_limit ? `${e.rate_limit} requests/s` : 'none'],
                   ['Failing since', <Time iso={e.failing_since} />],
+                  ['Circuit', <Circuit circuit={e.circuit} />],
                   ['Disabled because', e.disabled_reason ?? '–'],
                   ['Created', <Time iso={e.created_at} />],
                   ['Updated', <Time iso={e.updated_at} />],

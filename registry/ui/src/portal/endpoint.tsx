@@ -1,7 +1,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Endpoint, EndpointSecret } from '../../../../core/api-client.js';
 import { DeliveryChart, LatencyChart } from '../shared/chart.js';
-import { Badge, Confirm, Dl, ErrorNote, Form, Secret, Show, Time } from '../shared/components.js';
+import {
+  Badge,
+  Circuit,
+  Confirm,
+  Dl,
+  ErrorNote,
+  Form,
+  Secret,
+  Show,
+  Time,
+} from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { DeliveryTable } from '../shared/deliveries.js';
 import { EndpointControls, TestEventForm } from '../shared/endpoint-actions.js';
@@ -50,6 +60,7 @@ export function PortalEndpoint({ id }: { id: string }) {
                   ['Description', e.description || '–'],
                   ['Rate limit', e.rate_limit ? `${e.rate_limit} requests/s` : 'none'],
                   ['Failing since', <Time iso={e.failing_since} />],
+                  ['Circuit', <Circuit circuit={e.circuit} />],
                   ['Disabled because', e.disabled_reason ?? '–'],
                   ['Added', <Time iso={e.created_at} />],
                 ]}

@@ -14,6 +14,25 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   );
 }
 
+/**
+ * An endpoint's circuit breaker: closed, or open (deliveries held back after consecutive
+ * failures) since a time, with the next probe; as the API reports it across dispatchers.
+ */
+export function Circuit({
+  circuit,
+}: {
+  circuit:
+    | { state: 'closed' }
+    | { state: 'open'; since: string; next_probe_at: string; dispatchers: number };
+}) {
+  if (circuit.state === 'closed') return <span>closed</span>;
+  return (
+    <span class="circuit-open">
+      open since <Time iso={circuit.since} />, next probe <Time iso={circuit.next_probe_at} />
+    </span>
+  );
+}
+
 export function Badge({ status }: { status: string }) {
   return <span class={`badge badge-${status}`}>{status}</span>;
 }
