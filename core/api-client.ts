@@ -64,7 +64,7 @@ export interface Stats {
   bucket: StatsBucket;
   series: StatsPoint[];
   totals: { succeeded: number; failed: number };
-  backlog: { pending: number; failed: number };
+  backlog: { pending: number; parked: number | null; failed: number };
   failing_endpoints: Array<{
     endpoint_id: string;
     url: string | null;

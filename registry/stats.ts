@@ -120,7 +120,7 @@ export function createStats(deps: Pick<RegistryDeps, 'mongo' | 'nc' | 'config'>)
    * HOOKLINE_PARK_AFTER) and, for everyone's, parked. The parked stream is kept by due
    * time, not by endpoint, so one endpoint's or subscriber's count is of its queue only.
    */
-  async function pending(scope: StatsScope): Promise<number> {
+  async function pending(scope: StatsScope): Promise<{ pending: number; parked: number | null }> {
     jsm ??= deps.nc.jetstreamManager();
     const m = await jsm;
     if (!scope.endpointId && !scope.ownerId) {
@@ -128,20 +128,26 @@ export function createStats(deps: Pick<RegistryDeps, 'mongo' | 'nc' | 'config'>)
         m.streams.info(names.deliveriesStream),
         m.streams.info(names.parkedStream),
       ]);
-      return queued.state.messages + parked.state.messages;
+      return {
+        pending: queued.state.messages + parked.state.messages,
+        parked: parked.state.messages,
+      };
     }
     const ids = scope.endpointId
       ? [scope.endpointId]
       : (
           await endpoints.find({ owner_id: scope.ownerId }, { projection: { _id: 1 } }).toArray()
         ).map((e) => e._id);
-    if (ids.length === 0) return 0;
+    if (ids.length === 0) return { pending: 0, parked: null };
     const info = await m.streams.info(names.deliveriesStream, {
       subjects_filter:
         ids.length === 1 ? names.deliveriesSubject(ids[0] as string) : names.deliveriesSubject('*'),
     });
     const subjects = info.state.subjects ?? {};
-    return ids.reduce((n, id) => n + (subjects[names.deliveriesSubject(id)] ?? 0), 0);
+    return {
+      pending: ids.reduce((n, id) => n + (subjects[names.deliveriesSubject(id)] ?? 0), 0),
+      parked: null,
+    };
   }
 
   async function query(scope: StatsScope, w: StatsWindow) {
@@ -216,7 +222,7 @@ export function createStats(deps: Pick<RegistryDeps, 'mongo' | 'nc' | 'config'>)
         avg_ms: r.s + r.f > 0 ? Math.round(r.ms / (r.s + r.f)) : null,
       })),
       totals: { succeeded: totals.s, failed: totals.f },
-      backlog: { pending: backlogPending, failed: backlogFailed },
+      backlog: { ...backlogPending, failed: backlogFailed },
       failing_endpoints: failing.map(([id, p], k) => ({
         endpoint_id: id,
         url: urls[k]?.url ?? null,

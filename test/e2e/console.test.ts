@@ -104,12 +104,14 @@ test('stats count every attempt, by endpoint and subscriber; bulk retry runs as 
     },
   ]);
   assert.equal(all.backlog.pending, 0);
+  assert.equal(all.backlog.parked, 0);
 
   const one = (await h.api('GET', `/v1/stats?endpoint_id=${good}&bucket=5m`)).body;
   assert.equal(one.bucket, '5m');
   assert.deepEqual(one.totals, { succeeded: 6, failed: 0 });
   assert.deepEqual(one.failing_endpoints, []);
   assert.equal(one.backlog.failed, 0);
+  assert.equal(one.backlog.parked, null, "one endpoint's parked deliveries are not counted");
   const mine = (await asSub('GET', '/v1/stats?bucket=1h')).body;
   assert.deepEqual(mine.totals, { succeeded: 0, failed: 24 }, 'a subscriber counts only its own');
   assert.equal(mine.backlog.failed, 6);

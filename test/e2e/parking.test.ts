@@ -62,6 +62,13 @@ test('a retry a second away is parked, comes back when due and succeeds', async 
   await subscribe(h, 'park.retry', r.url);
   const watch = watchParked(h);
   const msg = await publish(h, 'park.retry', { n: 1 });
+  // While it waits there, the console's overview counts it as parked.
+  await waitFor(
+    'the stats to count a parked delivery',
+    async () => (await h.api('GET', '/v1/stats')).body.backlog.parked >= 1,
+    5_000,
+    20,
+  );
   await waitFor('three attempts', () => r.events.length >= 3, 15_000);
   const parkedAtMost = await watch.stop();
   assert.ok(parkedAtMost >= 1, 'the delivery waited in the parking stream');

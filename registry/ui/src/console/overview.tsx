@@ -50,6 +50,12 @@ export function Overview() {
                   <span>Backlog (pending)</span>
                   <b data-testid="backlog">{s.backlog.pending}</b>
                 </div>
+                {s.backlog.parked === null ? null : (
+                  <div class="card">
+                    <span>Parked (waiting for a later retry)</span>
+                    <b data-testid="parked">{s.backlog.parked}</b>
+                  </div>
+                )}
                 <div class="card">
                   <span>Failed deliveries</span>
                   <b>
