@@ -1,11 +1,11 @@
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { createApiClient, type Me } from '../../../../core/api-client.js';
+import { useEffect } from 'preact/hooks';
 import { ErrorNote, Loading } from '../shared/components.js';
 import { type Session, SessionContext } from '../shared/context.js';
 import { match, useLinks, useLocation } from '../shared/router.js';
 import { signedInStore } from '../shared/session.js';
-import { SignIn, whoAmI } from '../shared/signin.js';
+import { useSignedIn } from '../shared/signed-in.js';
+import { SignIn } from '../shared/signin.js';
 import { DeliveriesPage, DeliveryPage } from './deliveries.js';
 import { EndpointPage, EndpointsPage } from './endpoints.js';
 import { MessagePage, MessagesPage } from './messages.js';
@@ -58,48 +58,16 @@ function route(path: string) {
 export function App() {
   const loc = useLocation();
   useLinks();
-  const [token, setToken] = useState<string | null>(store.token);
-  const [me, setMe] = useState<Me | null>(store.me);
-  // The token whose /v1/me was asked in this page's life.
-  const checked = useRef<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-  const [bootError, setBootError] = useState<unknown>(null);
-
-  const signOut = (why: string | null) => {
-    store.clear();
-    setToken(null);
-    setMe(null);
-    setNotice(why);
-  };
-  const api = useMemo(
-    () =>
-      createApiClient({
-        token: () => store.token(),
-        onUnauthorized: () =>
-          signOut('Your token was refused (revoked, or the registry changed): sign in again.'),
-      }),
-    [],
-  );
-
-  useEffect(() => {
-    if (!token || checked.current === token) return;
-    checked.current = token;
-    whoAmI(token).then(
-      (who) => {
-        if (who.kind === 'subscriber')
-          signOut('A subscriber key opens the portal, not the console.');
-        else {
-          store.setMe(who);
-          setMe(who);
-        }
-      },
-      (err: unknown) => {
-        if ((err as { status?: number }).status === 401)
-          signOut('Your token was refused: sign in again.');
-        else setBootError(err);
-      },
-    );
-  }, [token]);
+  const { token, me, notice, bootError, api, signIn, signOut } = useSignedIn({
+    store,
+    restore: true,
+    refuse: (who) =>
+      who.kind === 'subscriber' ? 'A subscriber key opens the portal, not the console.' : null,
+    refused: {
+      inUse: 'Your token was refused (revoked, or the registry changed): sign in again.',
+      atCheck: 'Your token was refused: sign in again.',
+    },
+  });
 
   useEffect(() => {
     const title = NAV.find(([p]) => p !== '/' && loc.path.startsWith(p))?.[1] ?? 'Overview';
@@ -118,13 +86,7 @@ export function App() {
             ? 'This is a subscriber API key: subscribers sign in to the portal.'
             : null
         }
-        onSignedIn={(t, who) => {
-          checked.current = t;
-          store.set(t, who);
-          setNotice(null);
-          setMe(who);
-          setToken(t);
-        }}
+        onSignedIn={signIn}
       >
         <p class="muted">
           Subscribers: <a href="/portal">open the portal</a>.

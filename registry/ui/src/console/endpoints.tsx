@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Endpoint, EndpointStatus } from '../../../../core/api-client.js';
 import { DeliveryTable } from '../shared/deliveries.js';
 import { EndpointControls, TestEventForm } from '../shared/endpoint-actions.js';
-import { Badge, Circuit, Dl, Empty, Field, Form, Pager, Show, Time } from '../shared/components.js';
+import { Badge, Circuit, Dl, Field, Form, Show, Time, PagedTable } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { useAsync, usePaged } from '../shared/hooks.js';
 import { navigate, useLocation, withQuery } from '../shared/router.js';
@@ -59,53 +59,42 @@ export function EndpointsPage() {
         </Field>
         <button type="submit">Search</button>
       </Form>
-      <Show state={list} what="Loading endpoints">
-        {(page) =>
-          page.data.length === 0 ? (
-            <Empty>No endpoint matches.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Endpoints">
-                  <thead>
-                    <tr>
-                      <th>URL</th>
-                      <th>Status</th>
-                      <th class="opt">Topics</th>
-                      <th class="opt">Owner</th>
-                      <th class="opt">Failing since</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.data.map((e) => (
-                      <tr key={e.id} data-id={e.id}>
-                        <td class="wrap">
-                          <a href={`/endpoints/${encodeURIComponent(e.id)}`}>{e.url}</a>
-                        </td>
-                        <td>
-                          <Badge status={e.status} />
-                        </td>
-                        <td class="opt">
-                          {e.topics.map((t) => (
-                            <span key={t} class="chip">
-                              {t}
-                            </span>
-                          ))}
-                        </td>
-                        <td class="mono opt">{e.owner_id ?? 'admin'}</td>
-                        <td class="opt">
-                          <Time iso={e.failing_since} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager list={list} />
-            </>
-          )
+      <PagedTable
+        list={list}
+        what="Loading endpoints"
+        label="Endpoints"
+        empty="No endpoint matches."
+        head={
+          <>
+            <th>URL</th>
+            <th>Status</th>
+            <th class="opt">Topics</th>
+            <th class="opt">Owner</th>
+            <th class="opt">Failing since</th>
+          </>
         }
-      </Show>
+        row={(e) => (
+          <tr key={e.id} data-id={e.id}>
+            <td class="wrap">
+              <a href={`/endpoints/${encodeURIComponent(e.id)}`}>{e.url}</a>
+            </td>
+            <td>
+              <Badge status={e.status} />
+            </td>
+            <td class="opt">
+              {e.topics.map((t) => (
+                <span key={t} class="chip">
+                  {t}
+                </span>
+              ))}
+            </td>
+            <td class="mono opt">{e.owner_id ?? 'admin'}</td>
+            <td class="opt">
+              <Time iso={e.failing_since} />
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

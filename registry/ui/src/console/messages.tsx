@@ -1,6 +1,6 @@
 import { ApiError } from '../../../../core/api-client.js';
 import { DeliveryTable } from '../shared/deliveries.js';
-import { Dl, Empty, Field, Form, Json, Pager, Show, Time } from '../shared/components.js';
+import { Dl, Field, Form, Json, Show, Time, PagedTable } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { fromLocalInput, pretty } from '../shared/format.js';
 import { useAsync, usePaged } from '../shared/hooks.js';
@@ -56,45 +56,34 @@ export function MessagesPage() {
         </Field>
         <button type="submit">Search</button>
       </Form>
-      <Show state={list} what="Loading messages">
-        {(page) =>
-          page.data.length === 0 ? (
-            <Empty>No message matches.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Messages">
-                  <thead>
-                    <tr>
-                      <th>Message</th>
-                      <th>Topic</th>
-                      <th class="opt">Idempotency key</th>
-                      <th>Published</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.data.map((m) => (
-                      <tr key={m.id} data-id={m.id}>
-                        <td class="mono id">
-                          <a href={`/messages/${encodeURIComponent(m.id)}`} title={m.id}>
-                            {m.id}
-                          </a>
-                        </td>
-                        <td>{m.topic}</td>
-                        <td class="opt">{m.idempotency_key ?? '–'}</td>
-                        <td>
-                          <Time iso={m.created_at} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager list={list} />
-            </>
-          )
+      <PagedTable
+        list={list}
+        what="Loading messages"
+        label="Messages"
+        empty="No message matches."
+        head={
+          <>
+            <th>Message</th>
+            <th>Topic</th>
+            <th class="opt">Idempotency key</th>
+            <th>Published</th>
+          </>
         }
-      </Show>
+        row={(m) => (
+          <tr key={m.id} data-id={m.id}>
+            <td class="mono id">
+              <a href={`/messages/${encodeURIComponent(m.id)}`} title={m.id}>
+                {m.id}
+              </a>
+            </td>
+            <td>{m.topic}</td>
+            <td class="opt">{m.idempotency_key ?? '–'}</td>
+            <td>
+              <Time iso={m.created_at} />
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -3,13 +3,11 @@ import type { PortalLink, Principal } from '../../../../core/api-client.js';
 import {
   Confirm,
   CopyButton,
-  Empty,
   ErrorNote,
   Field,
   Form,
-  Pager,
+  PagedTable,
   Secret,
-  Show,
   Time,
 } from '../shared/components.js';
 import { useSession } from '../shared/context.js';
@@ -90,73 +88,62 @@ export function PrincipalsPage({ kind }: { kind: 'subscriber' | 'publisher' }) {
         </section>
       ) : null}
       <ErrorNote error={act.error} />
-      <Show state={list} what={`Loading ${title.toLowerCase()}`}>
-        {(page) =>
-          page.data.length === 0 ? (
-            <Empty>No {kind}s yet.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label={title}>
-                  <thead>
-                    <tr>
-                      <th>Name</th>
-                      <th class="opt">Id</th>
-                      <th class="opt">Created</th>
-                      <th>State</th>
-                      <th>Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.data.map((p) => (
-                      <tr key={p.id} data-id={p.id}>
-                        <td>{p.name}</td>
-                        <td class="mono opt">{p.id}</td>
-                        <td class="opt">
-                          <Time iso={p.created_at} />
-                        </td>
-                        <td>
-                          {p.revoked_at ? (
-                            <span>
-                              revoked <Time iso={p.revoked_at} />
-                            </span>
-                          ) : (
-                            'active'
-                          )}
-                        </td>
-                        <td>
-                          <div class="row">
-                            {kind === 'subscriber' && !p.revoked_at ? (
-                              <>
-                                <button
-                                  type="button"
-                                  class="secondary"
-                                  onClick={() => void act.run('portal', p)}
-                                >
-                                  Portal link
-                                </button>
-                                <a href={withQuery('/endpoints', { owner_id: p.id })}>Endpoints</a>
-                              </>
-                            ) : null}
-                            {p.revoked_at ? null : (
-                              <Confirm
-                                label="Revoke"
-                                question={`Revoke ${p.name}'s ${keyName}?`}
-                                onConfirm={() => void act.run('revoke', p)}
-                              />
-                            )}
-                          </div>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager list={list} />
-            </>
-          )
+      <PagedTable
+        list={list}
+        what={`Loading ${title.toLowerCase()}`}
+        label={title}
+        empty={`No ${kind}s yet.`}
+        head={
+          <>
+            <th>Name</th>
+            <th class="opt">Id</th>
+            <th class="opt">Created</th>
+            <th>State</th>
+            <th>Actions</th>
+          </>
         }
-      </Show>
+        row={(p) => (
+          <tr key={p.id} data-id={p.id}>
+            <td>{p.name}</td>
+            <td class="mono opt">{p.id}</td>
+            <td class="opt">
+              <Time iso={p.created_at} />
+            </td>
+            <td>
+              {p.revoked_at ? (
+                <span>
+                  revoked <Time iso={p.revoked_at} />
+                </span>
+              ) : (
+                'active'
+              )}
+            </td>
+            <td>
+              <div class="row">
+                {kind === 'subscriber' && !p.revoked_at ? (
+                  <>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick={() => void act.run('portal', p)}
+                    >
+                      Portal link
+                    </button>
+                    <a href={withQuery('/endpoints', { owner_id: p.id })}>Endpoints</a>
+                  </>
+                ) : null}
+                {p.revoked_at ? null : (
+                  <Confirm
+                    label="Revoke"
+                    question={`Revoke ${p.name}'s ${keyName}?`}
+                    onConfirm={() => void act.run('revoke', p)}
+                  />
+                )}
+              </div>
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

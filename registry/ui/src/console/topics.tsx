@@ -1,5 +1,15 @@
 import { ApiError } from '../../../../core/api-client.js';
-import { Badge, Empty, ErrorNote, Field, Form, Pager, Show, Time } from '../shared/components.js';
+import {
+  Badge,
+  Empty,
+  ErrorNote,
+  Field,
+  Form,
+  Pager,
+  Show,
+  Time,
+  PagedTable,
+} from '../shared/components.js';
 import { useSession } from '../shared/context.js';
 import { useAction, useAsync, usePaged } from '../shared/hooks.js';
 import { withQuery } from '../shared/router.js';
@@ -41,41 +51,30 @@ export function TopicsPage() {
           <ErrorNote error={create.error} />
         </section>
       ) : null}
-      <Show state={list} what="Loading topics">
-        {(page) =>
-          page.data.length === 0 ? (
-            <Empty>No topics yet: create the first one above.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Topics">
-                  <thead>
-                    <tr>
-                      <th>Name</th>
-                      <th>Description</th>
-                      <th class="opt">Created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.data.map((t) => (
-                      <tr key={t.id}>
-                        <td>
-                          <a href={`/topics/${encodeURIComponent(t.name)}`}>{t.name}</a>
-                        </td>
-                        <td>{t.description || <span class="muted">–</span>}</td>
-                        <td class="opt">
-                          <Time iso={t.created_at} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager list={list} />
-            </>
-          )
+      <PagedTable
+        list={list}
+        what="Loading topics"
+        label="Topics"
+        empty="No topics yet: create the first one above."
+        head={
+          <>
+            <th>Name</th>
+            <th>Description</th>
+            <th class="opt">Created</th>
+          </>
         }
-      </Show>
+        row={(t) => (
+          <tr key={t.id}>
+            <td>
+              <a href={`/topics/${encodeURIComponent(t.name)}`}>{t.name}</a>
+            </td>
+            <td>{t.description || <span class="muted">–</span>}</td>
+            <td class="opt">
+              <Time iso={t.created_at} />
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }

@@ -1,11 +1,12 @@
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, createApiClient, type Me } from '../../../../core/api-client.js';
 import { ErrorNote, Loading, Time } from '../shared/components.js';
 import { type Session, SessionContext } from '../shared/context.js';
 import { match, useLinks, useLocation } from '../shared/router.js';
 import { signedInStore } from '../shared/session.js';
-import { SignIn, whoAmI } from '../shared/signin.js';
+import { useSignedIn } from '../shared/signed-in.js';
+import { SignIn } from '../shared/signin.js';
 import { PortalDeliveries, PortalDelivery } from './deliveries.js';
 import { PortalEndpoint } from './endpoint.js';
 import { Home } from './home.js';
@@ -48,32 +49,25 @@ export function Portal() {
   const loc = useLocation();
   useLinks();
   const [code] = useState(takeCode);
-  const [token, setToken] = useState<string | null>(() => (code ? null : store.token()));
-  const [me, setMe] = useState<Me | null>(() => (code ? null : store.me()));
-  // The token whose /v1/me was asked in this page's life.
-  const checked = useRef<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const {
+    token,
+    me,
+    notice,
+    bootError,
+    api,
+    signIn,
+    signOut: signedOut,
+  } = useSignedIn({
+    store,
+    restore: !code,
+    refuse: (who) => (who.kind === 'subscriber' ? null : 'The portal is for subscribers.'),
+    refused: {
+      inUse: 'Your session has ended. Open a new portal link, or sign in with your API key.',
+      atCheck: 'Your session has ended: sign in again.',
+    },
+  });
   const [linkError, setLinkError] = useState<unknown>(null);
   const [exchanging, setExchanging] = useState(Boolean(code));
-  const [bootError, setBootError] = useState<unknown>(null);
-
-  const signedOut = (why: string | null) => {
-    store.clear();
-    setToken(null);
-    setMe(null);
-    setNotice(why);
-  };
-  const api = useMemo(
-    () =>
-      createApiClient({
-        token: () => store.token(),
-        onUnauthorized: () =>
-          signedOut(
-            'Your session has ended. Open a new portal link, or sign in with your API key.',
-          ),
-      }),
-    [],
-  );
 
   // A portal link: exchange its single-use code for a session token.
   useEffect(() => {
@@ -89,10 +83,7 @@ export function Portal() {
             expires_at: s.expires_at,
             portal: true,
           };
-          checked.current = s.token;
-          store.set(s.token, who);
-          setMe(who);
-          setToken(s.token);
+          signIn(s.token, who);
         },
         (err: unknown) => {
           store.clear();
@@ -107,25 +98,6 @@ export function Portal() {
       )
       .finally(() => setExchanging(false));
   }, [code]);
-
-  useEffect(() => {
-    if (!token || checked.current === token) return;
-    checked.current = token;
-    whoAmI(token).then(
-      (who) => {
-        if (who.kind !== 'subscriber') signedOut('The portal is for subscribers.');
-        else {
-          store.setMe(who);
-          setMe(who);
-        }
-      },
-      (err: unknown) => {
-        if (err instanceof ApiError && err.status === 401)
-          signedOut('Your session has ended: sign in again.');
-        else setBootError(err);
-      },
-    );
-  }, [token]);
 
   const signOut = async () => {
     // A portal session ends on the server too; an API key stays valid.
@@ -150,13 +122,7 @@ export function Portal() {
         accept={(who) =>
           who.kind === 'subscriber' ? null : 'This is not a subscriber key: the console is at /.'
         }
-        onSignedIn={(t, who) => {
-          checked.current = t;
-          store.set(t, who);
-          setNotice(null);
-          setMe(who);
-          setToken(t);
-        }}
+        onSignedIn={signIn}
       >
         <ErrorNote error={linkError} title="Portal link refused" />
       </SignIn>

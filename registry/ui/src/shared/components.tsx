@@ -89,6 +89,49 @@ export function Show<T>({
   );
 }
 
+/**
+ * A paged list as a table, in the states every list has: loading, error, empty (`empty`
+ * says so), or its rows (`row` renders one `<tr>`) with the pager under them.
+ */
+export function PagedTable<T>({
+  list,
+  what,
+  label,
+  empty,
+  head,
+  row,
+}: {
+  list: Paged<T>;
+  what: string;
+  label: string;
+  empty: ComponentChildren;
+  /** The header row's cells. */
+  head: ComponentChildren;
+  row: (item: T) => ComponentChildren;
+}) {
+  return (
+    <Show state={list} what={what}>
+      {(page) =>
+        page.data.length === 0 ? (
+          <Empty>{empty}</Empty>
+        ) : (
+          <>
+            <div class="table-wrap">
+              <table aria-label={label}>
+                <thead>
+                  <tr>{head}</tr>
+                </thead>
+                <tbody>{page.data.map(row)}</tbody>
+              </table>
+            </div>
+            <Pager list={list} />
+          </>
+        )
+      }
+    </Show>
+  );
+}
+
 export function Pager<T>({ list }: { list: Paged<T> }) {
   const more = Boolean(list.data?.next_cursor);
   if (list.page === 1 && !more) return null;

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Attempt, Delivery, DeliveryFilter, Job } from '../../../../core/api-client.js';
-import { Badge, Dl, Empty, ErrorNote, Json, Pager, Show, Time } from './components.js';
+import { Badge, Dl, Empty, ErrorNote, Json, Pager, Show, Time, PagedTable } from './components.js';
 import { useSession } from './context.js';
 import { type Paged, useAction, useAsync, useInterval, usePaged } from './hooks.js';
 
@@ -18,61 +18,50 @@ export function DeliveryTable({
 }) {
   const { base } = useSession();
   return (
-    <Show state={list} what="Loading deliveries">
-      {(page) =>
-        page.data.length === 0 ? (
-          <Empty>{empty}</Empty>
-        ) : (
-          <>
-            <div class="table-wrap">
-              <table aria-label="Deliveries">
-                <thead>
-                  <tr>
-                    <th>Delivery</th>
-                    <th>Status</th>
-                    <th>Topic</th>
-                    {showEndpoint ? <th class="opt">Endpoint</th> : null}
-                    <th>Attempts</th>
-                    <th class="opt">Last answer</th>
-                    <th>Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.data.map((d) => (
-                    <tr key={d.id} data-id={d.id}>
-                      <td class="mono id">
-                        <a href={`${base}/deliveries/${encodeURIComponent(d.id)}`} title={d.id}>
-                          {d.id}
-                        </a>
-                      </td>
-                      <td>
-                        <Badge status={d.status} />
-                      </td>
-                      <td>{d.topic}</td>
-                      {showEndpoint ? (
-                        <td class="mono opt">
-                          {endpointHref ? (
-                            <a href={endpointHref(d.endpoint_id)}>{d.endpoint_id}</a>
-                          ) : (
-                            d.endpoint_id
-                          )}
-                        </td>
-                      ) : null}
-                      <td>{d.attempts}</td>
-                      <td class="opt">{lastAnswer(d)}</td>
-                      <td>
-                        <Time iso={d.created_at} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager list={list} />
-          </>
-        )
+    <PagedTable
+      list={list}
+      what="Loading deliveries"
+      label="Deliveries"
+      empty={empty}
+      head={
+        <>
+          <th>Delivery</th>
+          <th>Status</th>
+          <th>Topic</th>
+          {showEndpoint ? <th class="opt">Endpoint</th> : null}
+          <th>Attempts</th>
+          <th class="opt">Last answer</th>
+          <th>Created</th>
+        </>
       }
-    </Show>
+      row={(d) => (
+        <tr key={d.id} data-id={d.id}>
+          <td class="mono id">
+            <a href={`${base}/deliveries/${encodeURIComponent(d.id)}`} title={d.id}>
+              {d.id}
+            </a>
+          </td>
+          <td>
+            <Badge status={d.status} />
+          </td>
+          <td>{d.topic}</td>
+          {showEndpoint ? (
+            <td class="mono opt">
+              {endpointHref ? (
+                <a href={endpointHref(d.endpoint_id)}>{d.endpoint_id}</a>
+              ) : (
+                d.endpoint_id
+              )}
+            </td>
+          ) : null}
+          <td>{d.attempts}</td>
+          <td class="opt">{lastAnswer(d)}</td>
+          <td>
+            <Time iso={d.created_at} />
+          </td>
+        </tr>
+      )}
+    />
   );
 }
 
