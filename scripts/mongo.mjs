@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { untilAnswering } from './child.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FERRETDB_SRC = join(root, 'test', 'ferretdb');
@@ -98,27 +99,12 @@ export async function startFerretDB({ dir, port, log = console.error } = {}) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `mongodb://127.0.0.1:${listenPort}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`FerretDB exited with code ${child.exitCode}`);
-    if (await answers(`${url}/hookline`, 500)) {
-      return {
-        url,
-        dataDir,
-        child,
-        stop: () =>
-          new Promise((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-          }),
-      };
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error('FerretDB did not answer within 30 s');
+  const stop = await untilAnswering(child, () => answers(`${url}/hookline`, 500), {
+    what: 'FerretDB',
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
+  return { url, dataDir, child, stop };
 }
 
 /** Strips the database from a MongoDB URL: `mongodb://h:p/db?x` → `mongodb://h:p`, `?x`. */

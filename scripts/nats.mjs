@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { untilAnswering } from './child.mjs';
 import { findGo } from './mongo.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,23 +68,10 @@ export async function startNats({ host, port, storeDir, log = console.error }) {
   const child = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode}`);
-    if (await natsAnswers({ host, port }, 500)) {
-      return {
-        url: `nats://${host}:${port}`,
-        stop: () =>
-          new Promise((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-          }),
-      };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`nats-server did not answer on ${host}:${port} within 20 s`);
+  const stop = await untilAnswering(child, () => natsAnswers({ host, port }, 500), {
+    what: `nats-server on ${host}:${port}`,
+    timeoutMs: 20_000,
+    intervalMs: 100,
+  });
+  return { url: `nats://${host}:${port}`, stop };
 }

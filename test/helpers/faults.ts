@@ -34,6 +34,36 @@ export function faultScope(): FaultScope {
 }
 
 /**
+ * A receiver on 127.0.0.1 that answers 200 and counts receipts by `webhook-id` and path,
+ * and a free port for the registry under test.
+ */
+async function countingReceiver(scope: FaultScope) {
+  const received = new Map<string, number>();
+  const r = await startReceiver((req, res) => {
+    const k = `${req.headers['webhook-id']} ${req.path}`;
+    received.set(k, (received.get(k) ?? 0) + 1);
+    res.writeHead(200);
+    res.end();
+  });
+  scope.cleanups.push(() => r.close());
+  return { received, receiverUrl: r.url, port: await freePort() };
+}
+
+/** The settings every process of a fault test runs with. */
+function processEnv(port: number, natsUrl: string, mongodbUrl: string, namespace: string) {
+  return {
+    HOOKLINE_ADDR: `127.0.0.1:${port}`,
+    HOOKLINE_NATS_URL: natsUrl,
+    HOOKLINE_MONGODB_URL: mongodbUrl,
+    HOOKLINE_NAMESPACE: namespace,
+    HOOKLINE_ADMIN_TOKEN: 'adm',
+    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
+    HOOKLINE_VERIFY_ENDPOINTS: 'false',
+    HOOKLINE_LOG_LEVEL: 'info',
+  };
+}
+
+/**
  * `hookline all` as a real process on a fixed port (so that it can be killed and started
  * again where publishers expect it), in a namespace of its own, and a receiver counting
  * what each endpoint path got.
@@ -42,31 +72,14 @@ export async function allOnFixedPort(scope: FaultScope, label: string) {
   const { cleanups, procs } = scope;
   const iso = isolation(label);
   cleanups.push(() => iso.cleanup());
-  const received = new Map<string, number>();
-  const r = await startReceiver((req, res) => {
-    const k = `${req.headers['webhook-id']} ${req.path}`;
-    received.set(k, (received.get(k) ?? 0) + 1);
-    res.writeHead(200);
-    res.end();
-  });
-  cleanups.push(() => r.close());
-  const port = await freePort();
-  const env = {
-    HOOKLINE_ADDR: `127.0.0.1:${port}`,
-    HOOKLINE_NATS_URL: NATS_URL,
-    HOOKLINE_MONGODB_URL: iso.mongodbUrl,
-    HOOKLINE_NAMESPACE: iso.namespace,
-    HOOKLINE_ADMIN_TOKEN: 'adm',
-    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
-    HOOKLINE_VERIFY_ENDPOINTS: 'false',
-    HOOKLINE_LOG_LEVEL: 'info',
-  };
+  const { received, receiverUrl, port } = await countingReceiver(scope);
+  const env = processEnv(port, NATS_URL, iso.mongodbUrl, iso.namespace);
   const start = async (extra: Record<string, string> = {}) => {
     const p = await spawnHookline(['all'], { ...env, ...extra });
     procs.push(p);
     return p;
   };
-  return { received, receiverUrl: r.url, url: `http://127.0.0.1:${port}`, start };
+  return { received, receiverUrl, url: `http://127.0.0.1:${port}`, start };
 }
 
 /** What a publish may take to answer while a backing service is away. */
@@ -89,25 +102,10 @@ export async function system(
       await client.db().dropDatabase();
       await client.close();
     });
-  const received = new Map<string, number>();
-  const r = await startReceiver((req, res) => {
-    const k = `${req.headers['webhook-id']} ${req.path}`;
-    received.set(k, (received.get(k) ?? 0) + 1);
-    res.writeHead(200);
-    res.end();
-  });
-  cleanups.push(() => r.close());
-  const port = await freePort();
+  const { received, receiverUrl, port } = await countingReceiver(scope);
   const env = {
-    HOOKLINE_ADDR: `127.0.0.1:${port}`,
-    HOOKLINE_NATS_URL: natsUrl,
-    HOOKLINE_MONGODB_URL: mongodbUrl,
-    HOOKLINE_NAMESPACE: iso.namespace,
-    HOOKLINE_ADMIN_TOKEN: 'adm',
-    HOOKLINE_ALLOW_TARGETS: '127.0.0.0/8',
-    HOOKLINE_VERIFY_ENDPOINTS: 'false',
+    ...processEnv(port, natsUrl, mongodbUrl, iso.namespace),
     HOOKLINE_RETRY_SCHEDULE: '500ms,1s,2s,2s,5s,5s,5s',
-    HOOKLINE_LOG_LEVEL: 'info',
   };
   const registry = await spawnHookline(['registry'], env);
   const dispatcher = await spawnHookline(['dispatcher'], env);
@@ -118,7 +116,8 @@ export async function system(
   const paths = ['/a', '/b'];
   for (const p of paths)
     assert.equal(
-      (await api('POST', '/v1/endpoints', { url: r.url + p, topics: ['outage.topic'] })).status,
+      (await api('POST', '/v1/endpoints', { url: receiverUrl + p, topics: ['outage.topic'] }))
+        .status,
       201,
     );
   return { url, received, paths, registry, dispatcher };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsServerBinary } from '../../scripts/nats.mjs';
-import { freePort } from './nats-server.js';
+import { freePort } from './env.js';
 import { reapOnExit } from './reap.js';
 
 // A three-node NATS JetStream cluster of the test's own, on loopback: each server with its
